@@ -1,0 +1,110 @@
+"""My badge, its QR code, and connecting by badge link or short code."""
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .extensions import limiter
+from .forms import ConnectForm, NoteForm, show_error
+from .services import RelbuildError
+from .services.badges import badge_by_short_code, badge_by_token, format_short_code, qr_png, qr_svg, replace_badge
+from .services.notes import coach_note, note_about, save_note
+from .services.profiles import values_for_viewer
+
+bp = Blueprint("badges", __name__)
+
+
+def badge_link(badge) -> str:
+    """The public link a badge's QR encodes."""
+    return f"{current_app.config['BASE_URL']}/c/{badge.token}"
+
+
+def _qr_response(body, mimetype: str, extension: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, no-cache"
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="relbuild-badge.{extension}"'
+    return response
+
+
+@bp.route("/badge")
+@login_required
+def mine():
+    badge = current_user.current_badge
+    return render_template("badges/mine.html", badge=badge, link=badge_link(badge),
+                           short_code=format_short_code(badge.short_code))
+
+
+@bp.route("/badge/qr.svg")
+@login_required
+def qr_as_svg():
+    return _qr_response(qr_svg(badge_link(current_user.current_badge)), "image/svg+xml", "svg")
+
+
+@bp.route("/badge/qr.png")
+@login_required
+def qr_as_png():
+    return _qr_response(qr_png(badge_link(current_user.current_badge)), "image/png", "png")
+
+
+@bp.route("/badge/replace", methods=["POST"])
+@login_required
+def replace():
+    replace_badge(current_user)
+    flash("Your badge was replaced. The old QR code and code no longer work.", "success")
+    return redirect(url_for("badges.mine"))
+
+
+@bp.route("/connect", methods=["GET", "POST"])
+@limiter.limit("60/minute", methods=["POST"])
+def connect():
+    form = ConnectForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            badge = badge_by_short_code(form.code.data)
+        except RelbuildError as error:
+            show_error(form, error)
+            status = error.status if error.status != 400 else 422
+        else:
+            return redirect(url_for("badges.person", token=badge.token))
+    elif form.is_submitted():
+        status = 422
+    return render_template("badges/connect.html", form=form), status
+
+
+@bp.route("/c/<token>", methods=["GET", "POST"])
+@limiter.limit("120/minute")
+def person(token: str):
+    try:
+        badge = badge_by_token(token)
+    except RelbuildError as error:
+        return render_template("badges/unknown.html", error=error), error.status
+    subject = badge.user
+    viewer = current_user if current_user.is_authenticated else None
+    context = {"person": subject, "values": values_for_viewer(subject, viewer), "token": token}
+    if viewer is None:
+        if request.method == "POST":  # e.g. signed out in another tab: keep them on the way back here
+            return redirect(url_for("auth.login", next=request.path))
+        return render_template("badges/person.html", **context)
+    if viewer.id == subject.id:
+        return render_template("badges/own.html", **context)
+    return note_page(subject, "badges/person.html", url_for("badges.person", token=token), context)
+
+
+def note_page(subject, template: str, here: str, context: dict):
+    """Show and save the viewer's one note about `subject` (shared by badge links and person pages)."""
+    note = note_about(current_user, subject)
+    form = NoteForm(obj=note)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            note = save_note(current_user, subject, form.body.data, form.offer.data or "")
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            hint = coach_note(note.body)
+            flash(f"Note about {subject.name} saved." + (f" Tip: {hint}" if hint else ""), "hint" if hint else "success")
+            return redirect(here)
+    elif form.is_submitted():
+        status = 422
+    return render_template(template, form=form, note=note, action=here, **context), status

@@ -1,0 +1,57 @@
+"""Flask-WTF forms: every POST carries csrf_token. Domain rules are checked in services."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .services import RelbuildError
+from .services.notes import BODY_MAX, OFFER_MAX
+from .services.profiles import timezone_names
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired("Tell people your name."), Length(max=80)])
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."), Length(max=256)])
+    timezone = HiddenField(validators=[Optional(), Length(max=64)])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Tell people your name."), Length(max=80)])
+    headline = StringField("About you, in one line", validators=[Optional(), Length(max=120)])
+    values = StringField("Values that matter to you in work", validators=[Optional(), Length(max=200)])
+    can_help_with = TextAreaField("What you can help others with", validators=[Optional(), Length(max=300)])
+    looking_for = TextAreaField("What you are looking for", validators=[Optional(), Length(max=300)])
+    timezone = SelectField("Time zone", validators=[Optional()], validate_choice=False)
+    share_email = BooleanField("People I connect with may see my email")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(z, z.replace("_", " ")) for z in timezone_names()]
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("What did you talk about? What stood out?",
+                         validators=[DataRequired("Write what you talked about and what stood out."),
+                                     Length(max=BODY_MAX, message=f"Keep the note under {BODY_MAX:,} characters.")])
+    offer = TextAreaField("What could you do for them?",
+                          validators=[Optional(), Length(max=OFFER_MAX,
+                                                         message=f"Keep the offer under {OFFER_MAX} characters.")])
+
+
+class ConnectForm(FlaskForm):
+    code = StringField("Badge code", validators=[DataRequired("Type the code printed under their QR."),
+                                                  Length(max=32, message="A badge code has 8 letters and digits.")])
+
+
+def show_error(form: FlaskForm, error: RelbuildError) -> None:
+    """Put a service error next to the field it is about (or on the form as a whole)."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)

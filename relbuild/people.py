@@ -1,0 +1,29 @@
+"""My people: everyone I keep a note about, and everyone who connected with me."""
+from flask import Blueprint, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .badges import note_page
+from .services import RelbuildError
+from .services.notes import connected_with_me, my_people, person_for
+from .services.profiles import values_for_viewer
+
+bp = Blueprint("people", __name__)
+
+
+@bp.route("/people")
+@login_required
+def index():
+    query = request.args.get("q", "")[:100]
+    return render_template("people/index.html", entries=my_people(current_user, query), query=query,
+                           waiting=[] if query else connected_with_me(current_user))
+
+
+@bp.route("/people/<public_id>", methods=["GET", "POST"])
+@login_required
+def person(public_id: str):
+    try:
+        subject = person_for(current_user, public_id)
+    except RelbuildError as error:
+        return render_template("badges/unknown.html", error=error), error.status
+    context = {"person": subject, "values": values_for_viewer(subject, current_user)}
+    return note_page(subject, "people/person.html", url_for("people.person", public_id=public_id), context)

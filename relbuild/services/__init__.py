@@ -1,0 +1,4 @@
+"""Domain logic: plain functions, no request object, errors as RelbuildError."""
+from .errors import RelbuildError
+
+__all__ = ["RelbuildError"]

@@ -1,0 +1,117 @@
+"""Accounts: sign-up, password checks, sign-in sessions."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from ..extensions import db
+from ..models import LoginSession, User
+from .badges import issue_badge
+from .errors import RelbuildError
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+# Checked against when the email is unknown, so both paths cost one hash check.
+_DUMMY_HASH = generate_password_hash("relbuild-timing-equaliser")
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def normalize_email(raw: str) -> str:
+    """Return the canonical, lower-cased form of an email address or raise RelbuildError."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise RelbuildError("bad_email", "Enter an email address like name@example.com.", "email")
+
+
+def check_password_policy(password: str, *, email: str = "", name: str = "") -> None:
+    """Refuse short, very long and common passwords with a message that says what to do."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RelbuildError("weak_password", f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise RelbuildError("long_password", f"Use at most {MAX_PASSWORD_LENGTH} characters.", "password")
+    lowered = password.lower()
+    guessable = {email.lower(), email.split("@")[0].lower(), name.strip().lower()} - {""}
+    if lowered in _common_passwords() or lowered in guessable or len(set(password)) < 3:
+        raise RelbuildError(
+            "common_password",
+            "That password is one of the most common and easy to guess. "
+            "Try a short phrase of three or four words you will remember.",
+            "password",
+        )
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)  # scrypt, Werkzeug's default
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == email))
+
+
+def register_user(name: str, email: str, password: str, timezone: str = "UTC") -> User:
+    """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use."""
+    name = name.strip()
+    if not name:
+        raise RelbuildError("name_required", "Tell people your name.", "name")
+    email = normalize_email(email)
+    check_password_policy(password, email=email, name=name)
+    if find_user_by_email(email) is not None:
+        raise RelbuildError("email_taken", "An account exists for this address.", "email")
+    from .profiles import valid_timezone
+
+    user = User(name=name[:80], email=email, password_hash=hash_password(password),
+                timezone=valid_timezone(timezone), values=[])
+    db.session.add(user)
+    db.session.flush()
+    issue_badge(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the user when the email and password match; spends the same work either way."""
+    try:
+        email = normalize_email(email)
+    except RelbuildError:
+        email = ""
+    user = find_user_by_email(email) if email else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def start_session(user: User) -> User:
+    """Open a new server-side session for the user; the returned user carries its id for Flask-Login."""
+    login_session = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id)
+    db.session.add(login_session)
+    db.session.commit()
+    user.session_id = login_session.id
+    return user
+
+
+def end_session(session_id: str | None) -> None:
+    """Delete a server-side session so its cookie no longer signs anyone in."""
+    if session_id:
+        db.session.execute(sa.delete(LoginSession).where(LoginSession.id == session_id))
+        db.session.commit()
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Return the signed-in user for a session id, or None when that session has ended."""
+    user = db.session.scalar(
+        sa.select(User).join(LoginSession, LoginSession.user_id == User.id).where(LoginSession.id == session_id)
+    )
+    if user is not None:
+        user.session_id = session_id
+    return user

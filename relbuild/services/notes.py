@@ -1,0 +1,115 @@
+"""The one note a person keeps about each person they met."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import Note, User, utcnow
+from .errors import RelbuildError
+
+BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
+SPECIFIC_WORDS = 6
+VAGUE_PHRASES = (
+    "great chat", "good chat", "nice chat", "great talk", "good talk", "nice talk", "great conversation",
+    "good conversation", "nice conversation", "nice person", "nice guy", "nice girl", "great person",
+    "good person", "cool person", "cool guy", "interesting person", "nice to meet", "nice meeting",
+    "great to meet", "good to meet", "lovely chat", "smart person",
+)
+
+
+def coach_note(body: str) -> str | None:
+    """A gentle hint when a note is vague ('great chat'); None when it has something specific."""
+    words = re.findall(r"\w+", body or "")
+    lowered = " ".join(w.lower() for w in words)
+    vague = any(phrase in lowered for phrase in VAGUE_PHRASES)
+    if len(words) < SPECIFIC_WORDS or (vague and len(words) < 2 * SPECIFIC_WORDS):
+        return ("Future you will thank you for one specific detail: a project they mentioned, "
+                "a question they asked, or what surprised you.")
+    return None
+
+
+def _check(body: str, offer: str) -> tuple[str, str]:
+    body, offer = (body or "").strip(), (offer or "").strip()
+    if len(body) < BODY_MIN:
+        raise RelbuildError("body_too_short",
+                            f"Write at least {BODY_MIN} characters: what did you talk about, what stood out?", "body")
+    if len(body) > BODY_MAX:
+        raise RelbuildError("body_too_long", f"Keep the note under {BODY_MAX:,} characters.", "body")
+    if len(offer) > OFFER_MAX:
+        raise RelbuildError("offer_too_long", f"Keep the offer under {OFFER_MAX} characters.", "offer")
+    return body, offer
+
+
+def note_about(author: User, subject: User) -> Note | None:
+    """The author's note about the subject, if they wrote one."""
+    return db.session.scalar(sa.select(Note).where(Note.author_id == author.id, Note.subject_id == subject.id))
+
+
+def save_note(author: User, subject: User, body: str, offer: str = "", met_at: datetime | None = None) -> Note:
+    """Create or update the author's one note about the subject."""
+    if author.id == subject.id:
+        raise RelbuildError("own_badge", "This is your own badge: keep notes about the people you meet.")
+    body, offer = _check(body, offer)
+    note = note_about(author, subject)
+    if note is None:
+        note = Note(author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at or utcnow())
+        db.session.add(note)
+        try:
+            db.session.commit()
+            return note
+        except IntegrityError:
+            # Another request created it a moment ago: the database keeps one note, so edit that one.
+            db.session.rollback()
+            note = note_about(author, subject)
+    note.body, note.offer = body, offer
+    db.session.commit()
+    return note
+
+
+@dataclass(frozen=True)
+class PersonEntry:
+    person: User
+    note: Note
+
+
+def my_people(author: User, query: str = "") -> list[PersonEntry]:
+    """Everyone the author has a note about, newest first; `query` searches names and note text."""
+    stmt = (sa.select(Note, User).join(User, User.id == Note.subject_id)
+            .where(Note.author_id == author.id).order_by(Note.met_at.desc(), Note.created_at.desc()))
+    query = (query or "").strip()
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(User.name.ilike(pattern, escape="\\"), Note.body.ilike(pattern, escape="\\"),
+                                 Note.offer.ilike(pattern, escape="\\"), User.headline.ilike(pattern, escape="\\")))
+    return [PersonEntry(person=user, note=note) for note, user in db.session.execute(stmt)]
+
+
+def connected_with_me(user: User) -> list[tuple[User, datetime]]:
+    """People who wrote a note about the user that the user has not noted back, newest first.
+
+    Only who and when: never the content of their note.
+    """
+    mine = aliased(Note)
+    stmt = (sa.select(User, Note.met_at).join(Note, Note.author_id == User.id)
+            .where(Note.subject_id == user.id)
+            .where(~sa.exists().where(mine.author_id == user.id, mine.subject_id == User.id))
+            .order_by(Note.met_at.desc()))
+    return [(person, met_at) for person, met_at in db.session.execute(stmt)]
+
+
+def person_for(viewer: User, public_id: str) -> User:
+    """A person the viewer is connected with (either wrote a note about); otherwise 404."""
+    person = db.session.scalar(sa.select(User).where(User.public_id == public_id)) if len(public_id) <= 32 else None
+    if person is not None and person.id != viewer.id:
+        linked = db.session.scalar(sa.select(sa.func.count()).select_from(Note).where(sa.or_(
+            sa.and_(Note.author_id == viewer.id, Note.subject_id == person.id),
+            sa.and_(Note.author_id == person.id, Note.subject_id == viewer.id))))
+        if linked:
+            return person
+    raise RelbuildError("person_unknown", "You have no connection with this person yet.", status=404)

@@ -1,0 +1,78 @@
+"""What every response shares: security headers, error pages, template helpers."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .services.notes import VAGUE_PHRASES
+from .services.profiles import zone
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "media-src 'self' blob:",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+ERROR_TITLES = {
+    400: "Something in that request was not right",
+    401: "Please log in",
+    403: "That is not yours to see",
+    404: "We could not find that page",
+    405: "That action is not allowed here",
+    410: "This is no longer here",
+    413: "That was too large",
+    429: "Slow down a little",
+    500: "Something went wrong on our side",
+}
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user and current_user.is_authenticated and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+    """Format a stored UTC time in the viewer's time zone."""
+    if value is None:
+        return ""
+    viewer = current_user if current_user.is_authenticated else None
+    return value.replace(tzinfo=timezone.utc).astimezone(zone(viewer)).strftime(fmt)
+
+
+def _error_page(error: HTTPException):
+    code = error.code or 500
+    message = None
+    if isinstance(error, CSRFError):
+        message = "This form had expired. Go back, reload the page and try again: nothing was saved."
+    return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "Something went wrong"),
+                           message=message), code
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_page)
+    app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES})
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["isotime"] = lambda v: v.replace(tzinfo=timezone.utc).isoformat() if v else ""

@@ -1,0 +1,115 @@
+"""Fixtures: an app on a real database (SQLite file, or PostgreSQL when DATABASE_URL is set)."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from relbuild import create_app
+from relbuild.extensions import db, limiter
+
+META_CSRF = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
+PASSWORD = "violet harbour lantern"
+
+
+class Client(FlaskClient):
+    """A test client that fills in the CSRF token the way a browser form would."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/scan")
+        return META_CSRF.search(page.data).group(1).decode()
+
+    def submit(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ.setdefault("SECRET_KEY", "test-secret-key")
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+        "BASE_URL": "http://relbuild.test",
+        "OUTBOX_DIR": str(instance / "outbox"),
+    })
+    app.test_client_class = Client
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture
+def app(_app):
+    """The app with empty tables for each test."""
+    with _app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(sa.delete(table))
+        db.session.commit()
+    limiter.reset()
+    limiter.enabled = False  # tests that check limits switch them on
+    yield _app
+    with _app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app) -> Client:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account through the service, return it (detached but with its id and badge token)."""
+    from relbuild.services.accounts import register_user
+    from relbuild.services.profiles import update_profile
+
+    counter = iter(range(1, 10_000))
+
+    def make(name: str = "", email: str = "", **profile):
+        n = next(counter)
+        with app.app_context():
+            user = register_user(name or f"Person {n}", email or f"person{n}@example.com", PASSWORD)
+            if profile:
+                fields = dict(name=user.name, headline="", values="", can_help_with="", looking_for="",
+                              timezone="UTC", share_email=False)
+                fields.update(profile)
+                update_profile(user, **fields)
+            info = {"id": user.id, "public_id": user.public_id, "email": user.email, "name": user.name,
+                    "token": user.current_badge.token, "short_code": user.current_badge.short_code}
+        return type("U", (), info)
+
+    return make
+
+
+@pytest.fixture
+def login(app):
+    """Sign a client in as a user made by make_user."""
+
+    def do(client: Client, user) -> Client:
+        response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.data
+        return client
+
+    return do

@@ -1,0 +1,99 @@
+"""What every page shares: CSRF, security headers, no inline script, error pages, health."""
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from relbuild.extensions import db
+from relbuild.models import Note
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "relbuild" / "templates"
+
+
+def post_routes(app):
+    return sorted({rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods})
+
+
+def test_every_post_without_csrf_token_is_refused(app, client, make_user, login):
+    person, me = make_user(), make_user()
+    login(client, me)
+    login_page_tokens = {"<token>": person.token, "<public_id>": person.public_id}
+    routes = post_routes(app)
+    assert {"/login", "/register", "/logout", "/profile", "/connect", "/c/<token>", "/badge/replace"} <= set(routes)
+    for rule in routes:
+        url = rule
+        for arg, value in login_page_tokens.items():
+            url = url.replace(arg, value)
+        response = client.post(url, data={"body": "A note that must not be saved", "name": "X",
+                                          "email": "x@example.com", "password": "long enough pass", "code": "ABCDEFGH"})
+        assert response.status_code == 400, rule
+        assert b"This form had expired" in response.data
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Note)) == 0
+    assert client.get("/people").status_code == 200  # still signed in: logout without a token did nothing
+
+
+def test_get_never_changes_state(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in {"auth.logout", "badges.replace"}:
+            assert "GET" not in rule.methods, rule.rule
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    for part in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert part in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "camera=(self)" in response.headers["Permissions-Policy"]
+    https = client.get("/", base_url="https://relbuild.test")
+    assert "max-age" in https.headers["Strict-Transport-Security"]
+
+
+def test_templates_have_no_inline_script_or_style():
+    for path in TEMPLATES.rglob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), path
+        assert not re.search(r"\sstyle=|<style", text), path
+        assert not re.search(r"\son[a-z]+=", text), path
+
+
+def test_user_text_is_escaped(client, make_user, login):
+    person = make_user(name="<script>alert(1)</script>", headline='"><img src=x onerror=alert(2)>')
+    login(client, make_user())
+    page = client.get(f"/c/{person.token}").data.decode()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+
+
+def test_signed_in_pages_are_not_cached(client, make_user, login):
+    login(client, make_user())
+    assert "no-store" in client.get("/people").headers["Cache-Control"]
+
+
+def test_error_pages_are_friendly(client):
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and b"We could not find that page" in missing.data
+    wrong_method = client.put("/people")
+    assert wrong_method.status_code == 405
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["database"] == "ok"
+
+
+def test_home_for_visitors_and_members(client, make_user, login):
+    assert b"Sign up" in client.get("/").data
+    login(client, make_user())
+    assert client.get("/").headers["Location"] == "/people"
+
+
+def test_bottom_bar_for_members(client, make_user, login):
+    login(client, make_user())
+    page = client.get("/people").data.decode()
+    nav = re.search(r'<nav class="tabs".*?</nav>', page, re.S).group(0)
+    for label in ("Scan", "My badge", "People"):
+        assert label in nav
