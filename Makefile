@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WEB_CONCURRENCY ?= 2
+WORKER_INTERVAL ?= 30
 export FLASK_APP := app
 
 .PHONY: run test migrate clean
@@ -25,10 +26,13 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 
+# The web server and the follow-up worker side by side; Ctrl-C (or the end of gunicorn) stops both.
 run: migrate
-	@echo "Relbuild on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Relbuild on http://$(HOST):$(PORT) with the follow-up worker beside it (Ctrl-C stops both)"
+	@$(BIN)/flask followups worker --interval $(WORKER_INTERVAL) & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WEB_CONCURRENCY) --threads 4 --bind $(HOST):$(PORT) \
-		--access-logfile - --forwarded-allow-ips '127.0.0.1' app:app
+		--access-logfile - app:app
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -48,9 +48,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side rows; see services.accounts
 
-    from . import auth, badges, pages, people, profile, web
+    from . import auth, badges, cli, followups, pages, people, profile, web
 
-    for module in (auth, profile, badges, people, pages):
+    for module in (auth, profile, badges, people, followups, pages):
         app.register_blueprint(module.bp)
     web.init_app(app)
+    cli.init_app(app)
     return app

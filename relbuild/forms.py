@@ -55,3 +55,9 @@ def show_error(form: FlaskForm, error: RelbuildError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+class PromptSettingsForm(FlaskForm):
+    email_prompts = BooleanField("Email me my follow-up prompts")
+    prompt_hour = SelectField("Send them at", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
+                              validate_choice=False)

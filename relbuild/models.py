@@ -36,6 +36,8 @@ class User(db.Model):
     looking_for: Mapped[str] = mapped_column(sa.String(300), default="")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     share_email: Mapped[bool] = mapped_column(default=False)
+    email_prompts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    prompt_hour: Mapped[int] = mapped_column(default=9, server_default="9")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     badges: Mapped[list["Badge"]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -99,6 +101,56 @@ class Note(db.Model):
     met_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    followed_up_at: Mapped[datetime | None] = mapped_column(default=None)
+    offer_done_at: Mapped[datetime | None] = mapped_column(default=None)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     subject: Mapped[User] = relationship(foreign_keys=[subject_id])
+
+
+class Prompt(db.Model):
+    """A follow-up prompt: the outbox row the worker turns into an email.
+
+    `status` is the delivery state (pending → sending → sent | failed, or skipped / cancelled);
+    `action` is what the author did about it (done, snoozed). Digest rows of one author and one
+    day share a `group_key` and go out as one email.
+    """
+
+    __tablename__ = "prompts"
+    __table_args__ = (
+        sa.Index("ix_prompts_claim", "status", "next_attempt_at"),
+        sa.Index("ix_prompts_user_due", "user_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    note_id: Mapped[str] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    group_key: Mapped[str | None] = mapped_column(sa.String(64), index=True, default=None)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+    action: Mapped[str | None] = mapped_column(sa.String(12), default=None)
+    acted_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+    note: Mapped[Note] = relationship()
+
+
+class WorkerPass(db.Model):
+    """The follow-up worker's last pass, for `followups status` and /healthz."""
+
+    __tablename__ = "worker_passes"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    finished_at: Mapped[datetime]
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    retrying: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500), default=None)

@@ -1,10 +1,11 @@
 """My people: everyone I keep a note about, and everyone who connected with me."""
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .badges import note_page
 from .services import RelbuildError
-from .services.notes import connected_with_me, my_people, person_for
+from .services.followups import log_follow_up
+from .services.notes import connected_with_me, my_people, note_about, person_for
 from .services.profiles import values_for_viewer
 
 bp = Blueprint("people", __name__)
@@ -27,3 +28,20 @@ def person(public_id: str):
         return render_template("badges/unknown.html", error=error), error.status
     context = {"person": subject, "values": values_for_viewer(subject, current_user)}
     return note_page(subject, "people/person.html", url_for("people.person", public_id=public_id), context)
+
+
+@bp.route("/people/<public_id>/followed-up", methods=["POST"])
+@login_required
+def followed_up(public_id: str):
+    """Log a follow-up from the person page: the offer counts as kept, reminders restart from today."""
+    try:
+        subject = person_for(current_user, public_id)
+    except RelbuildError as error:
+        return render_template("badges/unknown.html", error=error), error.status
+    note = note_about(current_user, subject)
+    if note is None:
+        flash(f"Write your note about {subject.name} first.", "info")
+    else:
+        log_follow_up(note)
+        flash(f"Logged your follow-up with {subject.name}. We will check in again in a month.", "success")
+    return redirect(url_for("people.person", public_id=public_id))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Note, User, utcnow
 from .errors import RelbuildError
+from .followups import schedule_for_note
 
 BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
 SPECIFIC_WORDS = 6
@@ -61,6 +62,8 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
         note = Note(author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at or utcnow())
         db.session.add(note)
         try:
+            db.session.flush()
+            schedule_for_note(note, created=True)
             db.session.commit()
             return note
         except IntegrityError:
@@ -68,6 +71,7 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
             db.session.rollback()
             note = note_about(author, subject)
     note.body, note.offer = body, offer
+    schedule_for_note(note, created=False)
     db.session.commit()
     return note
 

@@ -1,0 +1,88 @@
+"""The Follow-ups tab, prompt actions from email links, and one-click unsubscribe."""
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .extensions import csrf, db
+from .forms import PromptSettingsForm, show_error
+from .models import Prompt, User
+from .services import RelbuildError
+from .services.followups import followups_for, mark_done, prompt_of, snooze, unsubscribe as stop_emails
+from .services.followups import update_settings
+from .services.links import read_action_token, read_unsubscribe_token
+
+bp = Blueprint("followups", __name__)
+APPLY = {"done": mark_done, "snooze": snooze}
+DONE_MESSAGES = {"done": "Marked as followed up. Nicely done.", "snooze": "We will remind you in a week."}
+
+
+@bp.route("/followups", methods=["GET", "POST"])
+@login_required
+def index():
+    form = PromptSettingsForm(obj=current_user)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            update_settings(current_user, email_prompts=form.email_prompts.data, prompt_hour=form.prompt_hour.data)
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            flash("Follow-up settings saved.", "success")
+            return redirect(url_for("followups.index"))
+    elif form.is_submitted():
+        status = 422
+    due, upcoming = followups_for(current_user)
+    return render_template("followups/index.html", due=due, upcoming=upcoming, form=form), status
+
+
+@bp.route("/followups/<int:prompt_id>/<any(done, snooze):action>", methods=["POST"])
+@login_required
+def act(prompt_id: int, action: str):
+    try:
+        prompt = prompt_of(current_user, prompt_id)
+    except RelbuildError as error:
+        return render_template("error.html", code=404, title="Not found", message=error.message), 404
+    APPLY[action](prompt)
+    flash(DONE_MESSAGES[action], "success")
+    return redirect(url_for("followups.index"))
+
+
+def _prompt_from_link(token: str) -> tuple[Prompt, str]:
+    prompt_id, action = read_action_token(token)
+    prompt = db.session.get(Prompt, prompt_id)
+    if prompt is None:
+        raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
+    return prompt, action
+
+
+@bp.route("/f/<token>", methods=["GET", "POST"])
+def email_action(token: str):
+    """An action link from an email: GET shows one button, POST does it (no sign-in needed)."""
+    try:
+        prompt, action = _prompt_from_link(token)
+    except RelbuildError as error:
+        return render_template("error.html", code=error.status, title="This link does not work",
+                               message=error.message), error.status
+    if request.method == "POST":
+        APPLY[action](prompt)
+        return render_template("followups/action_done.html", prompt=prompt, action=action,
+                               message=DONE_MESSAGES[action])
+    return render_template("followups/action.html", prompt=prompt, action=action)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: mail providers POST without cookies or a form token
+def unsubscribe(token: str):
+    try:
+        public_id = read_unsubscribe_token(token)
+    except RelbuildError as error:
+        return render_template("error.html", code=404, title="This link does not work", message=error.message), 404
+    user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
+    if user is None:
+        return render_template("error.html", code=404, title="Nothing to unsubscribe",
+                               message="This account no longer exists, so it gets no emails."), 404
+    if request.method == "POST":
+        stop_emails(user)
+        return render_template("followups/unsubscribed.html")
+    return render_template("followups/unsubscribe.html", token=token)

@@ -1,0 +1,212 @@
+"""The follow-up worker's pass: claim due prompts, send each email once, record what happened.
+
+Exactly once in practice: a prompt is claimed by one UPDATE that only takes rows still pending
+(PostgreSQL skips rows another worker has locked; SQLite runs one writer at a time), and is marked
+sent right after the SMTP server accepts it. A worker killed mid-pass leaves rows 'sending';
+they are claimed again once their lease runs out. The one remaining window: a worker killed after
+the server accepted a message and before its row was marked sent sends that message again.
+"""
+from __future__ import annotations
+
+import secrets
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import current_app, render_template, url_for
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..mail import build_message, mail_domain, open_transport
+from ..models import Note, Prompt, User, WorkerPass, utcnow
+from .followups import DIGEST, local_date
+from .links import action_token, unsubscribe_token
+
+LEASE = timedelta(minutes=5)
+BATCH = 500
+MAX_ATTEMPTS_REFUSED = 3  # a recipient refused this often is given up on
+MAX_ATTEMPTS = 12  # temporary failures: about a day of backoff
+WORKER_NAME = "followups"
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retrying: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"sent {self.sent}, failed {self.failed}, retrying {self.retrying}, skipped {self.skipped}"
+
+
+def _claim(now: datetime, token: str, wall: datetime, lease: timedelta) -> list[Prompt]:
+    claimable = sa.or_(
+        sa.and_(Prompt.status == "pending", Prompt.next_attempt_at <= now),
+        sa.and_(Prompt.status == "sending", Prompt.claimed_at < wall - lease),
+    )
+    picked = sa.select(Prompt.id).where(claimable).order_by(Prompt.next_attempt_at, Prompt.id).limit(BATCH)
+    if db.engine.dialect.name == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    # A digest goes out as one email: take the rest of its group along with any member picked.
+    groups = sa.select(Prompt.group_key).where(Prompt.id.in_(picked), Prompt.group_key.is_not(None))
+    db.session.execute(
+        sa.update(Prompt)
+        .where(claimable, sa.or_(Prompt.id.in_(picked), Prompt.group_key.in_(groups)))
+        .values(status="sending", claimed_at=wall, claim_token=token)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(db.session.scalars(
+        sa.select(Prompt).where(Prompt.claim_token == token, Prompt.status == "sending")
+        .options(joinedload(Prompt.user), joinedload(Prompt.note).joinedload(Note.subject))
+        .order_by(Prompt.group_key, Prompt.id)
+    ).unique())
+
+
+def _groups(prompts: list[Prompt]) -> list[list[Prompt]]:
+    grouped: dict[str, list[Prompt]] = defaultdict(list)
+    for prompt in prompts:
+        grouped[prompt.group_key or f"prompt:{prompt.id}"].append(prompt)
+    return list(grouped.values())
+
+
+def _set(prompts: list[Prompt], token: str, **values) -> None:
+    db.session.execute(
+        sa.update(Prompt).where(Prompt.id.in_([p.id for p in prompts]), Prompt.claim_token == token)
+        .values(**values).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def write_link(note: Note, author: User) -> str:
+    """A mailto: draft from the note and offer when they share their email; their page otherwise."""
+    person = note.subject
+    if not person.share_email:
+        return url_for("people.person", public_id=person.public_id, _external=True)
+    lines = [f"Hi {person.name.split()[0]},", "",
+             f"It was good to talk with you on {local_date(author, note.met_at):%-d %B}."]
+    if note.offer:
+        lines += ["", f"As promised: {note.offer}"]
+    lines += ["", "Best,", author.name.split()[0]]
+    return f"mailto:{quote(person.email)}?subject={quote('Great to meet you')}&body={quote(chr(10).join(lines))}"
+
+
+def render_email(prompts: list[Prompt]):
+    """The email for one prompt, or for one digest group; the notes as they are now."""
+    user: User = prompts[0].user
+    items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
+              "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
+              "snooze": url_for("followups.email_action", token=action_token(p.id, "snooze"), _external=True)}
+             for p in prompts]
+    unsubscribe = url_for("followups.unsubscribe", token=unsubscribe_token(user.public_id), _external=True)
+    first = prompts[0]
+    names = [item["person"].name for item in items]
+    if first.kind == DIGEST:
+        day = local_date(user, first.note.met_at)
+        subject = f"Your notes from {day:%A %-d %B}: " + (
+            names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more")
+        message_id = f"<digest.{user.public_id}.{day.isoformat()}@{mail_domain()}>"
+    else:
+        day = None
+        subject = {
+            "offer_check": f"You offered to help {names[0]} — did you?",
+            "reconnect": f"How is it going with {names[0]}?",
+            "reminder": f"Reminder: follow up with {names[0]}",
+        }[first.kind]
+        message_id = f"<prompt.{first.id}@{mail_domain()}>"
+    context = {"user": user, "items": items, "kind": first.kind, "day": day, "unsubscribe": unsubscribe,
+               "followups": url_for("followups.index", _external=True)}
+    return build_message(
+        to=user.email, subject=subject, message_id=message_id,
+        text=render_template("email/prompt.txt", **context), html=render_template("email/prompt.html", **context),
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
+
+
+def _failed(group: list[Prompt], token: str, now: datetime, error: Exception, permanent: bool,
+            result: PassResult) -> None:
+    attempts = group[0].attempts + 1
+    message = f"{error.__class__.__name__}: {error}"[:500]
+    if attempts >= (MAX_ATTEMPTS_REFUSED if permanent else MAX_ATTEMPTS):
+        _set(group, token, status="failed", attempts=attempts, last_error=message)
+        result.failed += len(group)
+    else:
+        _set(group, token, status="pending", attempts=attempts, last_error=message,
+             next_attempt_at=now + _backoff(attempts))
+        result.retrying += len(group)
+    result.errors.append(message)
+
+
+def _is_permanent(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def send_due(now: datetime | None = None, *, lease: timedelta = LEASE) -> PassResult:
+    """One pass: send every prompt due at `now` (default: the real time) exactly once."""
+    now = now or utcnow()
+    token = secrets.token_hex(16)
+    result = PassResult()
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
+        while prompts := _claim(now, token, utcnow(), lease):
+            for group in _groups(prompts):
+                # Emails turned off, or already handled in the app: nothing to send (still shown in-app).
+                handled = [p for p in group if p.action or not p.user.email_prompts]
+                if handled:
+                    _set(handled, token, status="skipped")
+                    result.skipped += len(handled)
+                    group = [p for p in group if p not in handled]
+                    if not group:
+                        continue
+                try:
+                    transport.send(render_email(group))
+                except (smtplib.SMTPException, OSError) as error:
+                    transport.reset()
+                    _failed(group, token, now, error, _is_permanent(error), result)
+                    continue
+                _set(group, token, status="sent", sent_at=utcnow(), attempts=group[0].attempts + 1,
+                     last_error=None)
+                result.sent += len(group)
+    _record_pass(result)
+    return result
+
+
+def _record_pass(result: PassResult) -> None:
+    row = db.session.get(WorkerPass, WORKER_NAME) or WorkerPass(name=WORKER_NAME)
+    row.finished_at, row.sent, row.failed, row.retrying = utcnow(), result.sent, result.failed, result.retrying
+    row.last_error = result.errors[-1] if result.errors else None
+    db.session.merge(row)
+    db.session.commit()
+
+
+@dataclass
+class Status:
+    due_now: int
+    scheduled: int
+    sending: int
+    failed: int
+    last_pass: WorkerPass | None
+
+
+def status(now: datetime | None = None) -> Status:
+    """Backlog, failures and the last pass, for `followups status` and /healthz."""
+    now = now or utcnow()
+    counts = dict(db.session.execute(
+        sa.select(
+            sa.case((sa.and_(Prompt.status == "pending", Prompt.next_attempt_at <= now), "due"),
+                    else_=Prompt.status),
+            sa.func.count(),
+        ).where(Prompt.status.in_(("pending", "sending", "failed"))).group_by(sa.text("1"))
+    ).all())
+    return Status(due_now=counts.get("due", 0), scheduled=counts.get("pending", 0), sending=counts.get("sending", 0),
+                  failed=counts.get("failed", 0), last_pass=db.session.get(WorkerPass, WORKER_NAME))

@@ -1,0 +1,146 @@
+"""Follow-up prompts: when each note comes back to its author, and what the author does about it.
+
+Cadence, in the author's time zone at their prompt hour (09:00 unless they chose another):
+a digest the morning after the day they met, an offer check ~7 days later while the offer is
+open, a reconnect ~30 days later. Logging a follow-up restarts the cadence from that day.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Note, Prompt, User, utcnow
+from .errors import RelbuildError
+from .profiles import zone
+
+DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
+OFFER_CHECK_DAYS, RECONNECT_DAYS, SNOOZE_DAYS = 7, 30, 7
+OPEN = ("pending", "sending")
+
+
+def local_date(user: User, moment: datetime) -> date:
+    """The calendar day a stored UTC time falls on for this user."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone(user)).date()
+
+
+def at_prompt_hour(user: User, day: date) -> datetime:
+    """The user's prompt hour on a local day, as stored (naive UTC)."""
+    local = datetime.combine(day, time(user.prompt_hour), tzinfo=zone(user))
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _add(user: User, note: Note, kind: str, due_at: datetime, group_key: str | None = None) -> Prompt:
+    prompt = Prompt(user_id=user.id, note_id=note.id, kind=kind, due_at=due_at, next_attempt_at=due_at,
+                    group_key=group_key)
+    db.session.add(prompt)
+    return prompt
+
+
+def _open_prompts(note: Note, *kinds: str):
+    return sa.select(Prompt).where(Prompt.note_id == note.id, Prompt.kind.in_(kinds), Prompt.status == "pending")
+
+
+def _cancel(note: Note, *kinds: str) -> None:
+    db.session.execute(sa.update(Prompt).where(Prompt.note_id == note.id, Prompt.kind.in_(kinds),
+                                               Prompt.status == "pending").values(status="cancelled"))
+
+
+def schedule_for_note(note: Note, *, created: bool, now: datetime | None = None) -> None:
+    """Keep a note's prompts in step with it after it is written or edited (the caller commits)."""
+    author = db.session.get(User, note.author_id)
+    met_day = local_date(author, note.met_at)
+    if created:
+        _add(author, note, DIGEST, at_prompt_hour(author, met_day + timedelta(days=1)),
+             group_key=f"digest:{author.id}:{met_day.isoformat()}")
+        _add(author, note, RECONNECT, at_prompt_hour(author, met_day + timedelta(days=RECONNECT_DAYS)))
+    offer_open = bool(note.offer) and note.offer_done_at is None
+    has_check = db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
+    if offer_open and not has_check:
+        # An offer added later is checked a week after it was made, not in the past.
+        start = max(local_date(author, note.followed_up_at or note.met_at), local_date(author, now or utcnow()))
+        _add(author, note, OFFER_CHECK, at_prompt_hour(author, start + timedelta(days=OFFER_CHECK_DAYS)))
+    elif not offer_open and has_check:
+        _cancel(note, OFFER_CHECK)
+
+
+def log_follow_up(note: Note, now: datetime | None = None) -> None:
+    """The author followed up: the offer counts as kept and the cadence restarts from today."""
+    now = now or utcnow()
+    author = db.session.get(User, note.author_id)
+    note.followed_up_at = now
+    if note.offer and note.offer_done_at is None:
+        note.offer_done_at = now
+    _cancel(note, OFFER_CHECK, RECONNECT, REMINDER)
+    db.session.execute(sa.update(Prompt).where(Prompt.note_id == note.id, Prompt.action.is_(None),
+                                               Prompt.due_at <= now, Prompt.status != "cancelled")
+                       .values(action="done", acted_at=now))
+    _add(author, note, RECONNECT, at_prompt_hour(author, local_date(author, now) + timedelta(days=RECONNECT_DAYS)))
+    db.session.commit()
+
+
+def snooze(prompt: Prompt, now: datetime | None = None) -> Prompt:
+    """Remind the author about this note again in a week."""
+    now = now or utcnow()
+    if prompt.action is None:
+        prompt.action, prompt.acted_at = "snoozed", now
+        author = db.session.get(User, prompt.user_id)
+        later = at_prompt_hour(author, local_date(author, now) + timedelta(days=SNOOZE_DAYS))
+        note = db.session.get(Note, prompt.note_id)
+        _add(author, note, REMINDER, later)
+        db.session.commit()
+    return prompt
+
+
+def mark_done(prompt: Prompt, now: datetime | None = None) -> Prompt:
+    """'I followed up' from a prompt."""
+    if prompt.action is None:
+        log_follow_up(db.session.get(Note, prompt.note_id), now)
+        db.session.refresh(prompt)
+    return prompt
+
+
+def prompt_of(user: User, prompt_id: int) -> Prompt:
+    """One of the user's own prompts; others' prompts do not exist for them."""
+    prompt = db.session.get(Prompt, prompt_id)
+    if prompt is None or prompt.user_id != user.id:
+        raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
+    return prompt
+
+
+@dataclass(frozen=True)
+class FollowupItem:
+    prompt: Prompt
+    note: Note
+    person: User
+
+
+def followups_for(user: User, now: datetime | None = None, upcoming_limit: int = 20) -> tuple[list, list]:
+    """(due, upcoming) prompts for the in-app Follow-ups tab, each with its note and person."""
+    now = now or utcnow()
+    stmt = (sa.select(Prompt, Note, User).join(Note, Note.id == Prompt.note_id).join(User, User.id == Note.subject_id)
+            .where(Prompt.user_id == user.id, Prompt.status != "cancelled", Prompt.action.is_(None)))
+    due = db.session.execute(stmt.where(Prompt.due_at <= now).order_by(Prompt.due_at.desc()).limit(100)).all()
+    upcoming = db.session.execute(stmt.where(Prompt.due_at > now).order_by(Prompt.due_at).limit(upcoming_limit)).all()
+    return ([FollowupItem(*row) for row in due], [FollowupItem(*row) for row in upcoming])
+
+
+def update_settings(user: User, *, email_prompts: bool, prompt_hour: int) -> None:
+    """Turn prompt emails on or off and move pending prompts to the chosen hour."""
+    if not 0 <= prompt_hour <= 23:
+        raise RelbuildError("bad_hour", "Pick an hour between 0 and 23.", "prompt_hour")
+    user.email_prompts = bool(email_prompts)
+    if prompt_hour != user.prompt_hour:
+        user.prompt_hour = prompt_hour
+        for prompt in db.session.scalars(sa.select(Prompt).where(Prompt.user_id == user.id,
+                                                                 Prompt.status == "pending")):
+            prompt.due_at = prompt.next_attempt_at = at_prompt_hour(user, local_date(user, prompt.due_at))
+    db.session.commit()
+
+
+def unsubscribe(user: User) -> None:
+    """Stop prompt emails for this person (in-app prompts stay)."""
+    user.email_prompts = False
+    db.session.commit()

@@ -1,0 +1,45 @@
+"""Signed links in emails: prompt actions (expiring) and one-click unsubscribe."""
+from __future__ import annotations
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+from .errors import RelbuildError
+
+ACTION_MAX_AGE = 60 * 24 * 3600  # prompt links work for 60 days
+ACTIONS = ("done", "snooze")
+
+
+def _timed(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def action_token(prompt_id: int, action: str) -> str:
+    return _timed("prompt-action").dumps({"p": prompt_id, "a": action})
+
+
+def read_action_token(token: str) -> tuple[int, str]:
+    """(prompt id, action) from a link, or RelbuildError when forged or expired."""
+    try:
+        data = _timed("prompt-action").loads(token, max_age=ACTION_MAX_AGE)
+    except SignatureExpired:
+        raise RelbuildError("link_expired", "This link has expired. Open Relbuild to see your follow-ups.",
+                            status=410)
+    except BadSignature:
+        raise RelbuildError("link_invalid", "This link is not valid. Open Relbuild to see your follow-ups.",
+                            status=404)
+    if not isinstance(data, dict) or data.get("a") not in ACTIONS or not isinstance(data.get("p"), int):
+        raise RelbuildError("link_invalid", "This link is not valid.", status=404)
+    return data["p"], data["a"]
+
+
+def unsubscribe_token(public_id: str) -> str:
+    # Unsubscribe links never expire: an old email must still be able to stop the next one.
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").dumps(public_id)
+
+
+def read_unsubscribe_token(token: str) -> str:
+    try:
+        return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").loads(token)
+    except BadSignature:
+        raise RelbuildError("link_invalid", "This unsubscribe link is not valid.", status=404)
