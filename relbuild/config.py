@@ -52,6 +52,7 @@ def from_environment(instance_path: Path) -> dict:
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").lower(),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Relbuild <relbuild@localhost>"),
         "OUTBOX_DIR": str(instance_path / "outbox"),
+        "FOLLOWUP_LEASE_SECONDS": int(os.environ.get("FOLLOWUP_LEASE_SECONDS") or 300),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS") or 0),

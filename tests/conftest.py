@@ -113,3 +113,73 @@ def login(app):
         return client
 
     return do
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it accepts."""
+
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self.refuse: set[str] = set()  # recipients answered with a permanent 550
+        self.hold_after: int | None = None  # accept this many messages, then hold the next one
+        self.release = threading.Event()
+        self.held = threading.Event()
+        self.controller = None
+        self.port = _free_port()
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        import email.policy
+
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Try again later"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox(app):
+    """A running SMTP server, with the app configured to send to it."""
+    box = Mailbox().start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=box.port, SMTP_SECURITY="none")
+    yield box
+    box.release.set()
+    box.stop()
+    app.config.update(saved)

@@ -25,7 +25,6 @@ from ..models import Note, Prompt, User, WorkerPass, utcnow
 from .followups import DIGEST, local_date
 from .links import action_token, unsubscribe_token
 
-LEASE = timedelta(minutes=5)
 BATCH = 500
 MAX_ATTEMPTS_REFUSED = 3  # a recipient refused this often is given up on
 MAX_ATTEMPTS = 12  # temporary failures: about a day of backoff
@@ -152,9 +151,10 @@ def _is_permanent(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def send_due(now: datetime | None = None, *, lease: timedelta = LEASE) -> PassResult:
+def send_due(now: datetime | None = None) -> PassResult:
     """One pass: send every prompt due at `now` (default: the real time) exactly once."""
     now = now or utcnow()
+    lease = timedelta(seconds=current_app.config["FOLLOWUP_LEASE_SECONDS"])
     token = secrets.token_hex(16)
     result = PassResult()
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:

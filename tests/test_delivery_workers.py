@@ -1,0 +1,88 @@
+"""Several worker processes at once, and a worker killed mid-pass: every prompt delivered exactly once."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from relbuild.extensions import db
+from relbuild.models import Prompt, User
+from relbuild.services.followups import schedule_for_note
+from relbuild.models import Note
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTHORS = 300
+NOW = "2026-12-01T00:00"
+
+
+def make_authors(app, count: int) -> None:
+    """`count` authors, each with one note (so one digest email each) written the same day."""
+    with app.app_context():
+        subject = User(email="subject@example.com", password_hash="x", name="Sam Subject", values=[])
+        db.session.add(subject)
+        db.session.flush()
+        for n in range(count):
+            author = User(email=f"author{n}@example.com", password_hash="x", name=f"Author {n}", values=[])
+            db.session.add(author)
+            db.session.flush()
+            note = Note(author_id=author.id, subject_id=subject.id, body=f"Note number {n} about Sam's robots",
+                        met_at=datetime(2026, 11, 29, 12, 0))
+            db.session.add(note)
+            db.session.flush()
+            schedule_for_note(note, created=True)
+        db.session.commit()
+
+
+def worker(app, mailbox, **extra_env) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": app.config["SECRET_KEY"],
+           "BASE_URL": app.config["BASE_URL"], "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port),
+           "SMTP_SECURITY": "none", "FLASK_APP": "app", **extra_env}
+    return subprocess.Popen([sys.executable, "-m", "flask", "followups", "send-due", "--now", NOW], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def assert_each_delivered_once(app, mailbox) -> None:
+    recipients = Counter(m["To"] for m in mailbox.messages)
+    assert len(recipients) == AUTHORS and set(recipients.values()) == {1}, recipients.most_common(3)
+    assert len({m["Message-ID"] for m in mailbox.messages}) == AUTHORS
+    with app.app_context():
+        statuses = Counter(db.session.scalars(sa.select(Prompt.status).where(Prompt.kind == "digest")))
+    assert statuses == {"sent": AUTHORS}
+
+
+def test_four_workers_at_once_send_each_prompt_exactly_once(app, mailbox):
+    make_authors(app, AUTHORS)
+    workers = [worker(app, mailbox) for _ in range(4)]
+    outputs = [w.communicate(timeout=240) for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    sent = sum(int(out.split("sent ")[1].split(",")[0]) for out, _ in outputs)
+    assert sent == AUTHORS
+    assert_each_delivered_once(app, mailbox)
+
+
+def test_worker_killed_mid_pass_loses_nothing_and_sends_nothing_twice(app, mailbox):
+    make_authors(app, AUTHORS)
+    mailbox.hold_after = 40  # accept 40 messages, then keep the worker waiting on the 41st
+    first = worker(app, mailbox)
+    assert mailbox.held.wait(120), first.communicate(timeout=5)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    mailbox.hold_after = None
+    mailbox.release.set()
+    with app.app_context():
+        statuses = Counter(db.session.scalars(sa.select(Prompt.status).where(Prompt.kind == "digest")))
+    assert statuses["sent"] == 40 and statuses["sending"] > 0  # claimed by the dead worker
+
+    time.sleep(1.2)  # let the dead worker's one-second lease run out
+    second = worker(app, mailbox, FOLLOWUP_LEASE_SECONDS="1")
+    out, err = second.communicate(timeout=240)
+    assert second.returncode == 0, err
+    assert f"sent {AUTHORS - 40}" in out
+    assert_each_delivered_once(app, mailbox)
