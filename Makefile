@@ -6,9 +6,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WEB_CONCURRENCY ?= 2
 WORKER_INTERVAL ?= 30
+HTTPS  ?= 0
 export FLASK_APP := app
 
-.PHONY: run test migrate clean
+VENDOR := relbuild/static/vendor/jsQR.js
+
+.PHONY: run test migrate clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Relbuild needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -23,18 +26,25 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-migrate: $(VENV)/.installed
+# Front-end packages from the committed lock file, served from static/vendor/.
+$(VENDOR): package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && mkdir -p $(@D) && cp node_modules/jsqr/dist/jsQR.js $@; \
+	else \
+		echo "npm not found: the in-app camera scanner is off; photo upload and typed codes still work"; \
+	fi
+
+vendor: $(VENDOR)
+
+migrate: $(VENV)/.installed vendor
 	$(BIN)/flask db upgrade
 
-# The web server and the follow-up worker side by side; Ctrl-C (or the end of gunicorn) stops both.
+# The web server and the follow-up worker side by side (scripts/serve.sh); `make run HTTPS=1` for phones.
 run: migrate
-	@echo "Relbuild on http://$(HOST):$(PORT) with the follow-up worker beside it (Ctrl-C stops both)"
-	@$(BIN)/flask followups worker --interval $(WORKER_INTERVAL) & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WEB_CONCURRENCY) --threads 4 --bind $(HOST):$(PORT) \
-		--access-logfile - app:app
+	@HOST=$(HOST) PORT=$(PORT) HTTPS=$(HTTPS) WEB_CONCURRENCY=$(WEB_CONCURRENCY) WORKER_INTERVAL=$(WORKER_INTERVAL) \
+		scripts/serve.sh
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

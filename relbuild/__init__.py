@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import compress, csrf, db, limiter, login_manager, migrate
 
 
 @event.listens_for(Engine, "connect")
@@ -41,6 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
+    compress.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -48,9 +49,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side rows; see services.accounts
 
-    from . import auth, badges, cli, followups, pages, people, profile, web
+    from . import api, auth, badges, cli, followups, pages, people, profile, pwa, scan, web
 
-    for module in (auth, profile, badges, people, followups, pages):
+    for module in (auth, profile, badges, people, followups, api, pwa, scan, pages):
         app.register_blueprint(module.bp)
     web.init_app(app)
     cli.init_app(app)

@@ -97,7 +97,7 @@ def note_page(subject, template: str, here: str, context: dict):
     status = 200
     if form.validate_on_submit():
         try:
-            note = save_note(current_user, subject, form.body.data, form.offer.data or "")
+            note, _ = save_note(current_user, subject, form.body.data, form.offer.data or "")
         except RelbuildError as error:
             show_error(form, error)
             status = 422

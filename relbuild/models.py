@@ -108,6 +108,21 @@ class Note(db.Model):
     subject: Mapped[User] = relationship(foreign_keys=[subject_id])
 
 
+class NoteWrite(db.Model):
+    """One write to a note, keyed by the id the client made (replays are recognised by it).
+
+    When a write replaces earlier text, that text is kept here: the note's history.
+    """
+
+    __tablename__ = "note_writes"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    note_id: Mapped[str] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    previous_body: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    previous_offer: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
 class Prompt(db.Model):
     """A follow-up prompt: the outbox row the worker turns into an email.
 

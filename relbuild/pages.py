@@ -4,7 +4,6 @@ from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 
 from .extensions import db
-from .forms import ConnectForm
 from .models import utcnow
 from .services.delivery import status
 
@@ -18,11 +17,6 @@ def home():
     if current_user.is_authenticated:
         return redirect(url_for("people.index"))
     return render_template("pages/home.html")
-
-
-@bp.route("/scan")
-def scan():
-    return render_template("pages/scan.html", form=ConnectForm())
 
 
 @bp.route("/healthz")

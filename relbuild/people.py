@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from .badges import note_page
 from .services import RelbuildError
 from .services.followups import log_follow_up
-from .services.notes import connected_with_me, my_people, note_about, person_for
+from .services.notes import connected_with_me, my_people, note_about, note_history, person_for
 from .services.profiles import values_for_viewer
 
 bp = Blueprint("people", __name__)
@@ -26,7 +26,9 @@ def person(public_id: str):
         subject = person_for(current_user, public_id)
     except RelbuildError as error:
         return render_template("badges/unknown.html", error=error), error.status
-    context = {"person": subject, "values": values_for_viewer(subject, current_user)}
+    note = note_about(current_user, subject)
+    context = {"person": subject, "values": values_for_viewer(subject, current_user),
+               "history": note_history(note) if note else []}
     return note_page(subject, "people/person.html", url_for("people.person", public_id=public_id), context)
 
 

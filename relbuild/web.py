@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .pwa import asset_version, static_url
 from .services.notes import VAGUE_PHRASES
 from .services.profiles import zone
 
@@ -66,6 +67,9 @@ def _error_page(error: HTTPException):
     message = None
     if isinstance(error, CSRFError):
         message = "This form had expired. Go back, reload the page and try again: nothing was saved."
+    if request.path.startswith("/api/"):
+        return jsonify(error="csrf_failed" if isinstance(error, CSRFError) else f"http_{code}",
+                       message=message or ERROR_TITLES.get(code, "Something went wrong") + "."), code
     return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "Something went wrong"),
                            message=message), code
 
@@ -73,6 +77,7 @@ def _error_page(error: HTTPException):
 def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
-    app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES})
+    app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES, "shell": False})
+    app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["isotime"] = lambda v: v.replace(tzinfo=timezone.utc).isoformat() if v else ""

@@ -26,7 +26,7 @@ def write(app, make_user):
         subject = make_user(name=name, share_email=share_email)
         with app.app_context():
             return save_note(db.session.get(User, author.id), db.session.get(User, subject.id), body, offer,
-                             met_at=met_at).id
+                             met_at=met_at)[0].id
 
     do.author = author
     return do

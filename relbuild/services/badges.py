@@ -58,12 +58,15 @@ def replace_badge(user: User) -> Badge:
     return badge
 
 
-def badge_by_token(token: str) -> Badge:
-    """Return the current badge for a token; RelbuildError 'badge_replaced' (410) or 'badge_unknown' (404)."""
+def badge_by_token(token: str, *, allow_replaced: bool = False) -> Badge:
+    """Return the current badge for a token; RelbuildError 'badge_replaced' (410) or 'badge_unknown' (404).
+
+    `allow_replaced` accepts a retired badge too: a note written offline before the owner replaced it.
+    """
     badge = db.session.scalar(sa.select(Badge).where(Badge.token == token)) if len(token) <= 64 else None
     if badge is None:
         raise RelbuildError("badge_unknown", "There is no badge with this link.", status=404)
-    if badge.replaced_at is not None:
+    if badge.replaced_at is not None and not allow_replaced:
         raise RelbuildError("badge_replaced", "This badge was replaced by its owner.", status=410)
     return badge
 

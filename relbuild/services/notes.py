@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import Note, User, utcnow
+from ..models import Note, NoteWrite, User, new_uuid, utcnow
 from .errors import RelbuildError
 from .followups import schedule_for_note
 
@@ -52,28 +52,75 @@ def note_about(author: User, subject: User) -> Note | None:
     return db.session.scalar(sa.select(Note).where(Note.author_id == author.id, Note.subject_id == subject.id))
 
 
-def save_note(author: User, subject: User, body: str, offer: str = "", met_at: datetime | None = None) -> Note:
-    """Create or update the author's one note about the subject."""
+def save_note(author: User, subject: User, body: str, offer: str = "", met_at: datetime | None = None,
+              write_id: str | None = None) -> tuple[Note, bool]:
+    """Create or update the author's one note about the subject; returns (note, created).
+
+    Replay-safe: `write_id` (made by the client) identifies this write, so sending it again changes
+    nothing new. A second write about the same person (say, two offline scans) updates the one note:
+    the later write wins and the text it replaced is kept in the note's history.
+    """
     if author.id == subject.id:
         raise RelbuildError("own_badge", "This is your own badge: keep notes about the people you meet.")
     body, offer = _check(body, offer)
-    note = note_about(author, subject)
-    if note is None:
-        note = Note(author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at or utcnow())
-        db.session.add(note)
+    write_id = write_id or new_uuid()
+    for _ in range(2):
         try:
-            db.session.flush()
-            schedule_for_note(note, created=True)
-            db.session.commit()
-            return note
+            return _write(author, subject, body, offer, met_at, write_id)
         except IntegrityError:
-            # Another request created it a moment ago: the database keeps one note, so edit that one.
+            # A concurrent request (a retry of this very write, or another write about the same
+            # person) committed first; the second try sees it and becomes a replay or an edit.
             db.session.rollback()
-            note = note_about(author, subject)
-    note.body, note.offer = body, offer
-    schedule_for_note(note, created=False)
+    raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+
+
+def _write(author: User, subject: User, body: str, offer: str, met_at: datetime | None,
+           write_id: str) -> tuple[Note, bool]:
+    earlier = _replayed(author, subject, write_id)
+    if earlier is not None:
+        return _update(earlier, body, offer, write=None), False
+    note = note_about(author, subject)
+    if note is not None:
+        return _update(note, body, offer, write=NoteWrite(id=write_id, note_id=note.id)), False
+    # A phone's clock can run ahead; a meeting is never in the future.
+    note = Note(id=write_id, author_id=author.id, subject_id=subject.id, body=body, offer=offer,
+                met_at=min(met_at or utcnow(), utcnow()))
+    db.session.add_all([note, NoteWrite(id=write_id, note_id=write_id)])
+    db.session.flush()
+    schedule_for_note(note, created=True)
+    db.session.commit()
+    return note, True
+
+
+def _replayed(author: User, subject: User, write_id: str) -> Note | None:
+    """The note an earlier write with this id went to, if any."""
+    write = db.session.get(NoteWrite, write_id)
+    if write is None:
+        return None
+    note = db.session.get(Note, write.note_id)
+    if note.author_id != author.id or note.subject_id != subject.id:
+        raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+    return note
+
+
+def _update(note: Note, body: str, offer: str, write: NoteWrite | None) -> Note:
+    changed = (note.body, note.offer) != (body, offer)
+    if write is not None:
+        if changed:
+            write.previous_body, write.previous_offer = note.body, note.offer
+        db.session.add(write)
+    if changed:
+        note.body, note.offer = body, offer
+        schedule_for_note(note, created=False)
     db.session.commit()
     return note
+
+
+def note_history(note: Note) -> list[NoteWrite]:
+    """Earlier texts of a note that later writes replaced, newest first."""
+    return list(db.session.scalars(sa.select(NoteWrite).where(NoteWrite.note_id == note.id,
+                                                             NoteWrite.previous_body.is_not(None))
+                                   .order_by(NoteWrite.received_at.desc())))
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,11 @@ def phone(playwright_browser):
         context.on("console", lambda msg: problems.append(msg.text)
                    if "Content Security Policy" in msg.text else None)
         context.on("weberror", lambda error: problems.append(str(error.error)))
+        # Sub-resources only: the page's own status is the test's business (the service worker's
+        # copy of a navigation shows up as its own request, so it is skipped too).
         context.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                   if r.status >= 400 and r.request.resource_type != "document" else None)
+                   if r.status >= 400 and r.request.resource_type != "document" and r.request.service_worker is None
+                   else None)
         contexts.append(context)
         return context
 

@@ -51,11 +51,13 @@ def test_two_people_connect_and_keep_one_note(live_server, phone):
     ann.get_by_label("What did you talk about? What stood out?").fill("great chat")
     ann.get_by_label("What could you do for them?").fill("Send her the UX meetup link")
     shot(ann, "note-form")
-    ann.get_by_role("button", name="Save note").click()
+    with ann.expect_navigation():  # saved on the phone, synced, then the page shows the server's copy
+        ann.get_by_role("button", name="Save note").click()
     assert "Tip: Future you will thank you" in ann.locator(".flashes").inner_text()
 
     ann.get_by_label("What did you talk about? What stood out?").fill(BODY)
-    ann.get_by_role("button", name="Save changes").click()
+    with ann.expect_navigation():
+        ann.get_by_role("button", name="Save changes").click()
     assert "Note about Bea Builder saved." in ann.locator(".flashes").inner_text()
     assert ann.get_by_label("What did you talk about? What stood out?").input_value() == BODY
     shot(ann, "note-saved")
@@ -112,7 +114,8 @@ def test_pages_fit_a_360px_phone(live_server, phone, make_user):
     register(page, live_server, "Eve Example", "eve@example.com")
     page.goto(f"{live_server}/c/{person.token}")
     page.get_by_label("What did you talk about? What stood out?").fill(BODY)
-    page.get_by_role("button", name="Save note").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save note").click()
     visitor = phone(viewport={"width": 360, "height": 640}).new_page()
     urls = ["/profile", "/badge", "/people", "/scan", "/connect", f"/c/{person.token}", "/c/unknown-token"]
     for path in urls:

@@ -63,10 +63,214 @@
     body.addEventListener("blur", check);
   }
 
+  var outbox = window.RelbuildOutbox;
+  var syncTimer = null;
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  // The honest sync state in the header: waiting, needing attention, or all synced.
+  function showSync(counts) {
+    renderOutboxList(counts.items);
+    var el = document.querySelector("[data-sync-status]");
+    if (!el || !document.body.classList.contains("signed-in")) return;
+    el.hidden = false;
+    el.classList.toggle("sync-error", counts.errors > 0);
+    el.classList.toggle("sync-waiting", counts.pending > 0);
+    if (counts.errors) el.textContent = plural(counts.errors, "note") + " need" + (counts.errors === 1 ? "s" : "") + " you";
+    else if (counts.pending) el.textContent = plural(counts.pending, "note") + " waiting to sync";
+    else el.textContent = navigator.onLine ? "All synced" : "Offline: notes stay on this phone";
+    clearTimeout(syncTimer);
+    var next = counts.items.filter(function (i) { return i.state !== "error"; })
+      .map(function (i) { return i.next_try || 0; }).sort()[0];
+    if (next !== undefined) syncTimer = setTimeout(flush, Math.max(500, next - Date.now()));
+  }
+
+  function refreshSync() { if (outbox) outbox.counts().then(showSync).catch(function () { return null; }); }
+
+  function flush() {
+    if (!outbox || !navigator.onLine) { refreshSync(); return Promise.resolve([]); }
+    return outbox.flush().catch(function () { return []; }).then(function (results) { refreshSync(); return results; });
+  }
+
+  function flash(text, kind) {
+    var main = document.getElementById("main");
+    var box = document.createElement("div");
+    box.className = "flashes";
+    box.setAttribute("role", "status");
+    var p = document.createElement("p");
+    p.className = "alert alert-" + (kind || "success");
+    p.textContent = text;
+    box.appendChild(p);
+    main.insertBefore(box, main.firstChild);
+  }
+
+  function showStoredFlash() {
+    var stored = sessionStorage.getItem("relbuild-flash");
+    if (!stored) return;
+    sessionStorage.removeItem("relbuild-flash");
+    try { var f = JSON.parse(stored); flash(f.text, f.kind); } catch (e) { return; }
+  }
+
+  // Notes are saved on the phone first, then synced: a dropped connection never loses one.
+  function outboxForms() {
+    document.querySelectorAll("form[data-outbox-form]").forEach(function (form) {
+      var message = form.querySelector(".form-message");
+      var badge = form.dataset.badge || shellBadge();
+      if (!badge || !outbox || !window.indexedDB) return;
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var body = form.elements.body.value.trim();
+        var offer = form.elements.offer.value.trim();
+        if (body.length < 10) {
+          message.textContent = "Write at least 10 characters: what did you talk about, what stood out?";
+          form.elements.body.focus();
+          return;
+        }
+        var name = form.dataset.name || "";
+        outbox.save({ badge: badge, body: body, offer: offer, name: name }).then(function (record) {
+          if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () { return null; });
+          registerBackgroundSync();
+          message.textContent = "Saving…";
+          return flush().then(function (results) {
+            var mine = results.filter(function (r) { return r.record.id === record.id; })[0];
+            if (mine && mine.ok) {
+              var who = mine.data.person || name || "them";
+              sessionStorage.setItem("relbuild-flash", JSON.stringify({
+                text: "Note about " + who + " saved." + (mine.data.hint ? " Tip: " + mine.data.hint : ""),
+                kind: mine.data.hint ? "hint" : "success" }));
+              if (form.dataset.badge) location.reload();
+              else message.textContent = "Note about " + who + " saved and synced.";
+            } else if (mine && mine.fatal) {
+              message.textContent = mine.record.error;
+            } else {
+              message.textContent = "Saved on this phone. It will sync by itself when you are back online.";
+            }
+          });
+        }).catch(function () {
+          message.textContent = "This phone could not store the note. Try again, or turn off private browsing.";
+        });
+      });
+    });
+  }
+
+  function registerBackgroundSync() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.sync) return reg.sync.register("relbuild-outbox");
+    }).catch(function () { return null; });
+  }
+
+  function shellBadge() {
+    var match = location.pathname.match(/^\/c\/([A-Za-z0-9_-]{16,64})$/);
+    return match ? match[1] : "";
+  }
+
+  // The offline shell: a note form for a badge link opened offline, or the scanner.
+  function offlineShell() {
+    var shell = document.querySelector("[data-offline-shell]");
+    if (!shell) return;
+    var badge = shellBadge();
+    if (!badge) return;
+    shell.querySelector("[data-shell-page]").hidden = true;
+    shell.querySelector("[data-shell-note]").hidden = false;
+    var title = shell.querySelector("[data-person-name]");
+    var detail = shell.querySelector("[data-person-detail]");
+    var form = shell.querySelector("form[data-outbox-form]");
+    title.textContent = "The person with badge …" + badge.slice(-6);
+    detail.textContent = "Their details appear when you are back online.";
+    if (!outbox) return;
+    outbox.person(badge).then(function (known) {
+      if (known && known.name) {
+        title.textContent = known.name;
+        detail.textContent = "";
+        form.dataset.name = known.name;
+      }
+    }).catch(function () { return null; });
+  }
+
+  function rememberPerson() {
+    var form = document.querySelector("form[data-outbox-form][data-badge]");
+    if (form && outbox) outbox.rememberPerson(form.dataset.badge, form.dataset.name).catch(function () { return null; });
+  }
+
+  // Notes on this phone, on the offline page: what is waiting, and what needs fixing.
+  function renderOutboxList(items) {
+    var section = document.querySelector("[data-outbox-list]");
+    if (!section) return;
+    var list = section.querySelector("ul");
+    section.hidden = !items.length;
+    list.textContent = "";
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      li.className = "card person";
+      var name = document.createElement("p");
+      name.className = "person-name";
+      name.textContent = item.name || "Badge …" + item.badge.slice(-6);
+      var state = document.createElement("p");
+      state.className = item.state === "error" ? "error" : "meta";
+      state.textContent = item.state === "error" ? item.error : "Waiting to sync";
+      var body = document.createElement("textarea");
+      body.value = item.body;
+      body.setAttribute("aria-label", "Note about " + name.textContent);
+      body.readOnly = item.state !== "error";
+      li.append(name, state, body);
+      if (item.state === "error") {
+        var row = document.createElement("div");
+        row.className = "row";
+        var retry = document.createElement("button");
+        retry.type = "button"; retry.className = "btn btn-primary"; retry.textContent = "Save and try again";
+        retry.addEventListener("click", function () { outbox.retry(item.id, { body: body.value.trim() }).then(flush); });
+        var discard = document.createElement("button");
+        discard.type = "button"; discard.className = "btn btn-danger"; discard.textContent = "Discard";
+        discard.addEventListener("click", function () {
+          if (confirm("Discard this note? It has not reached the server.")) outbox.discard(item.id).then(refreshSync);
+        });
+        row.append(retry, discard);
+        li.appendChild(row);
+      }
+      list.appendChild(li);
+    });
+  }
+
+  function installHint() {
+    var hint = document.querySelector("[data-install-hint]");
+    if (!hint || localStorage.getItem("relbuild-install-dismissed")) return;
+    var deferred = null;
+    window.addEventListener("beforeinstallprompt", function (event) {
+      event.preventDefault();
+      deferred = event;
+      hint.hidden = false;
+    });
+    hint.querySelector("[data-install]").addEventListener("click", function () {
+      hint.hidden = true;
+      if (deferred) deferred.prompt();
+    });
+    hint.querySelector("[data-install-dismiss]").addEventListener("click", function () {
+      hint.hidden = true;
+      localStorage.setItem("relbuild-install-dismissed", "1");
+    });
+  }
+
+  function serviceWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
+  }
+
   function start() {
     prefillTimezone();
     valueChips();
     noteCoach();
+    showStoredFlash();
+    serviceWorker();
+    installHint();
+    offlineShell();
+    rememberPerson();
+    outboxForms();
+    if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = refreshSync;
+    window.addEventListener("online", flush);
+    window.addEventListener("offline", refreshSync);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
+    flush();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

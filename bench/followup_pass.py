@@ -1,0 +1,289 @@
+"""Benchmark: one follow-up pass over 10,000 due prompts into a local SMTP server.
+
+Budget (ENGINEERING.md): one follow-up pass over 10,000 due prompts into a local SMTP server
+sends at least 500 messages/s.
+
+What it does:
+
+1. Makes a scratch database: a SQLite file in a temporary folder, or, with --database-url, a
+   new PostgreSQL database of that name (it must not exist yet; it is dropped afterwards).
+   Then runs `flask --app app db upgrade` on it.
+2. Creates 10,000 authors, each with one note about the same person, met on 2026-11-29 and
+   scheduled by the app's own `schedule_for_note`: 10,000 digest prompts (one email each)
+   due at 2026-11-30 09:00 UTC.
+3. Starts an aiosmtpd server on a free 127.0.0.1 port in a separate process (so it does not
+   share the sender's GIL) that accepts and counts every message.
+4. Times `send_due(2026-12-01T00:00)` from relbuild.services.delivery in an app context with
+   SMTP_HOST/SMTP_PORT pointing at that server: claim, render, send over one SMTP connection,
+   mark sent, exactly as `flask followups send-due` does.
+5. Checks that the pass reports 10,000 sent, the server received 10,000 messages for 10,000
+   distinct recipients, and the database has 10,000 digest prompts marked sent.
+
+Run it from the project folder:
+
+    .venv/bin/python bench/followup_pass.py              # SQLite, 10,000 prompts
+    .venv/bin/python bench/followup_pass.py --quick      # SQLite, 500 prompts (a few seconds)
+    .venv/bin/python bench/followup_pass.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/relbuild_bench
+    .venv/bin/python bench/followup_pass.py --profile    # also print where the pass spends its time (cProfile)
+
+Exit status: 1 when any message is missing or duplicated; with --strict, also when the
+budget is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, flask_cli, free_port, machine, process_tree_cpu, self_cpu  # noqa: E402
+
+BUDGET = 500.0  # messages per second
+MET_AT = datetime(2026, 11, 29, 12, 0)
+NOW = datetime(2026, 12, 1, 0, 0)
+
+
+# --- the SMTP server, in its own process -----------------------------------------------------------
+
+def smtp_server(port: int, conn) -> None:
+    """Accept every message on 127.0.0.1:port; answer 'stats' with (messages, recipients Counter)."""
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        def __init__(self):
+            self.messages = 0
+            self.recipients: Counter = Counter()
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages += 1
+            self.recipients.update(envelope.rcpt_tos)
+            return "250 Message accepted"
+
+    handler = Counting()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    conn.send("ready")
+    try:
+        while True:
+            command = conn.recv()
+            if command == "stats":
+                conn.send((handler.messages, dict(handler.recipients)))
+            elif command == "stop":
+                break
+    finally:
+        controller.stop()
+
+
+class SMTPServer:
+    def __enter__(self) -> "SMTPServer":
+        self.port = free_port()
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=smtp_server, args=(self.port, child), daemon=True)
+        self.process.start()
+        if not self.conn.poll(30) or self.conn.recv() != "ready":
+            raise RuntimeError("the SMTP server did not start")
+        return self
+
+    def stats(self) -> tuple[int, dict]:
+        self.conn.send("stats")
+        return self.conn.recv()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.conn.send("stop")
+        except OSError:
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+# --- scratch databases ------------------------------------------------------------------------------
+
+class ScratchDatabase:
+    """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after."""
+
+    def __init__(self, url: str | None):
+        self.tmp = Path(tempfile.mkdtemp(prefix="relbuild-bench-followups-"))
+        self.url = url or f"sqlite:///{self.tmp / 'bench.db'}"
+        self.created_pg = False
+
+    def __enter__(self) -> "ScratchDatabase":
+        if self.url.startswith("postgresql"):
+            import sqlalchemy as sa
+            from sqlalchemy.engine import make_url
+
+            url = make_url(self.url)
+            self.name = url.database
+            admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name}):
+                    raise SystemExit(f"database {self.name!r} already exists: name a new one, the benchmark "
+                                     "creates it and drops it afterwards")
+                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+            admin.dispose()
+            self.admin_url = url.set(database="postgres")
+            self.created_pg = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.created_pg:
+            import sqlalchemy as sa
+
+            admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @property
+    def label(self) -> str:
+        return "PostgreSQL" if self.url.startswith("postgresql") else "SQLite"
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+def seed(count: int) -> None:
+    """`count` authors, each with one note met the same day: `count` digest prompts due at NOW."""
+    import sqlalchemy as sa
+
+    from relbuild.extensions import db
+    from relbuild.models import Note, User
+    from relbuild.services.followups import schedule_for_note
+
+    subject = User(email="sam@bench.example", password_hash="!", name="Sam Subject", values=[],
+                   headline="Builds robots", share_email=True)
+    db.session.add(subject)
+    db.session.flush()
+    db.session.execute(sa.insert(User), [
+        {"email": f"author{n}@bench.example", "password_hash": "!", "name": f"Author {n}", "values": []}
+        for n in range(count)])
+    authors = list(db.session.scalars(sa.select(User).where(User.id != subject.id).order_by(User.id)))
+    notes = [Note(author_id=author.id, subject_id=subject.id, met_at=MET_AT,
+                  body=f"Talked about Sam's warehouse robots and their battery swaps, note {n}",
+                  offer="Send the paper on swarm charging" if n % 3 == 0 else "")
+             for n, author in enumerate(authors)]
+    db.session.add_all(notes)
+    db.session.flush()
+    with db.session.no_autoflush:
+        for note in notes:
+            schedule_for_note(note, created=True, now=MET_AT)
+    db.session.commit()
+
+
+def sent_digests() -> Counter:
+    import sqlalchemy as sa
+
+    from relbuild.extensions import db
+    from relbuild.models import Prompt
+
+    return Counter(db.session.scalars(sa.select(Prompt.status).where(Prompt.kind == "digest")))
+
+
+def top_functions(profile: cProfile.Profile, limit: int = 30) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("cumulative").print_stats(limit)
+    stats.sort_stats("tottime").print_stats(limit)
+    return out.getvalue()
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000, help="due prompts, one email each (default 10000)")
+    parser.add_argument("--database-url", help="a PostgreSQL URL naming a database to create and drop "
+                                               "(default: a temporary SQLite file)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 500 prompts")
+    parser.add_argument("--profile", action="store_true", help="profile the pass with cProfile and print the top")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the budget is missed")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args()
+    if args.quick:
+        args.count = 500
+    url = args.database_url
+    if url and url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+
+    with ScratchDatabase(url) as scratch, SMTPServer() as smtp:
+        env = {**os.environ, "DATABASE_URL": scratch.url, "SECRET_KEY": "bench-secret-key",
+               "BASE_URL": "https://relbuild.example", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+               "SMTP_SECURITY": "none"}
+        print(f"machine: {machine()}")
+        print(f"database: {scratch.label}; {args.count:,} due prompts; SMTP server 127.0.0.1:{smtp.port}")
+        flask_cli(env, "db", "upgrade")
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "BASE_URL", "SMTP_HOST", "SMTP_PORT",
+                                               "SMTP_SECURITY")})
+        sys.path.insert(0, str(ROOT))
+        from relbuild import create_app
+        from relbuild.extensions import db
+        from relbuild.services.delivery import send_due
+
+        app = create_app()
+        with app.app_context():
+            started = time.perf_counter()
+            seed(args.count)
+            seeded = time.perf_counter() - started
+            print(f"seeded in {seeded:.1f} s")
+            db.session.remove()
+
+            profile = cProfile.Profile() if args.profile else None
+            cpu_self, cpu_smtp = self_cpu(), sum(process_tree_cpu(smtp.process.pid).values())
+            started = time.perf_counter()
+            if profile:
+                profile.enable()
+            result = send_due(NOW)
+            if profile:
+                profile.disable()
+            elapsed = time.perf_counter() - started
+            cpu_self, cpu_smtp = self_cpu() - cpu_self, sum(process_tree_cpu(smtp.process.pid).values()) - cpu_smtp
+            statuses = sent_digests()
+            db.session.remove()
+            db.engine.dispose()
+        received, recipients = smtp.stats()
+
+    rate = result.sent / elapsed if elapsed else 0.0
+    distinct = len(recipients)
+    duplicated = sum(1 for n in recipients.values() if n > 1)
+    complete = (result.sent == args.count and received == args.count and distinct == args.count
+                and not duplicated and statuses.get("sent") == args.count)
+    print()
+    print(f"pass: {result.line()} in {elapsed:.2f} s")
+    print(f"SMTP server received {received:,} messages for {distinct:,} distinct recipients "
+          f"({duplicated} received more than one); digest prompts in the database: {dict(statuses)}")
+    print(f"CPU during the pass: sender (this process) {cpu_self / elapsed:.2f} cores, "
+          f"SMTP server {cpu_smtp / elapsed:.2f} cores")
+    print(f"rate: {rate:,.0f} messages/s (budget >= {BUDGET:g}): {'PASS' if rate >= BUDGET else 'MISS'}")
+    if profile:
+        print("\n" + top_functions(profile))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": machine(), "database": scratch.label, "prompts": args.count, "sent": result.sent,
+            "received": received, "distinct_recipients": distinct, "seconds": round(elapsed, 3),
+            "messages_per_s": round(rate, 1), "budget": BUDGET,
+            "sender_cpu_cores": round(cpu_self / elapsed, 2), "smtp_server_cpu_cores": round(cpu_smtp / elapsed, 2)}, indent=2))
+    for error in sorted(set(result.errors))[:5]:
+        print(f"  pass error: {error} (x{result.errors.count(error)})")
+    if not complete:
+        print("FAILED: messages missing or duplicated (see above)")
+        return 1
+    return 1 if args.strict and rate < BUDGET else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Benchmark: writing notes over HTTP, against a bare Flask endpoint on the same server.
+
+Budget (ENGINEERING.md): writing a note has p95 <= 50 ms on SQLite at 16 concurrent clients on
+a 2-core machine, and throughput at least half of a bare Flask endpoint on the same server.
+
+What it does:
+
+1. Makes a scratch SQLite database in a temporary folder and runs `flask --app app db upgrade`.
+2. Creates the signed-in authors (one per client, one password hash shared by all so set-up is
+   quick) and a pool of people to write about, each with a badge.
+3. Serves the app as `make run` does: gunicorn from the venv, `--workers 2 --threads 4`, on a free
+   127.0.0.1 port (bench/note_wsgi.py: app.py with rate limits off, since every client is 127.0.0.1).
+4. Signs each client in through /login and takes the CSRF token from `<meta name="csrf-token">`.
+5. Each client keeps one keep-alive connection and POSTs `body`, `offer`, `csrf_token` to
+   /c/<token>, walking the pool of people from its own starting point: every other request is
+   about someone new (the note is created), the others revisit someone met earlier (the note is
+   edited), and the offer is switched on and off so the offer-check prompt is scheduled and
+   cancelled too. A request counts as done when the full
+   302 response is read; anything else (other status, a redirect to /login) is an error.
+6. Sends exactly the same requests, with the same gunicorn settings and concurrency, to
+   bench/bare_app.py (one route returning "ok"): the baseline.
+
+The load generator is one asyncio event loop on raw sockets, cheap enough not to be the limit
+on 2 cores; its CPU use and the server's are printed so that can be checked.
+
+Run it from the project folder:
+
+    .venv/bin/python bench/note_writes.py            # 20 s per target after a 3 s warm-up
+    .venv/bin/python bench/note_writes.py --quick    # a smoke run of a few seconds
+    .venv/bin/python bench/note_writes.py --workers 4 --threads 4 --duration 30
+
+Exit status: 1 when any request failed or the notes in the database do not match what the
+clients wrote; with --strict, also when a budget is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, Gunicorn, flask_cli, machine, percentile, self_cpu  # noqa: E402
+
+P95_BUDGET_MS = 50.0
+RATIO_BUDGET = 0.5
+PASSWORD = "violet harbour lantern"
+META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+TOPICS = ("battery recycling", "the robotics club", "a logistics start-up", "their thesis on soil sensors",
+          "mentoring junior developers", "a climbing trip", "open data for city buses", "the hiring process")
+
+
+# --- set-up -------------------------------------------------------------------------------------------
+
+def seed(env: dict, authors: int, subjects: int) -> tuple[list[str], list[str]]:
+    """Create the authors and the people to write about; return (author emails, badge tokens)."""
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "BASE_URL")})
+    sys.path.insert(0, str(ROOT))
+    from relbuild import create_app
+    from relbuild.extensions import db
+    from relbuild.models import User
+    from relbuild.services.accounts import hash_password
+    from relbuild.services.badges import issue_badge
+
+    app = create_app()
+    password_hash = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once, share it
+    with app.app_context():
+        emails, people = [], []
+        for n in range(authors):
+            user = User(email=f"author{n}@bench.example", password_hash=password_hash, name=f"Author {n}", values=[])
+            db.session.add(user)
+            db.session.flush()
+            issue_badge(user)
+            emails.append(user.email)
+        for n in range(subjects):
+            user = User(email=f"person{n}@bench.example", password_hash="!", name=f"Person {n}",
+                        headline="Builds things", values=["Curiosity", "Craft"])
+            db.session.add(user)
+            db.session.flush()
+            people.append(issue_badge(user))
+        db.session.commit()
+        tokens = [badge.token for badge in people]
+        db.session.remove()
+        db.engine.dispose()
+    return emails, tokens
+
+
+def count_notes() -> int:
+    from relbuild import create_app
+    from relbuild.extensions import db
+    from relbuild.models import Note
+
+    app = create_app()
+    with app.app_context():
+        count = db.session.query(Note).count()
+        db.session.remove()
+        db.engine.dispose()
+    return count
+
+
+class Browser:
+    """Just enough of a browser to sign in: one keep-alive connection and the session cookie."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, dict, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, dict(response.headers), text
+
+    def csrf(self, path: str = "/scan") -> str:
+        status, _, text = self.request("GET", path)
+        assert status == 200, (path, status)
+        return META_CSRF.search(text).group(1)
+
+    def sign_in(self, email: str) -> tuple[str, str]:
+        """Sign in; return (Cookie header value, CSRF token) for the signed-in session."""
+        status, headers, _ = self.request("POST", "/login", {"email": email, "password": PASSWORD,
+                                                             "csrf_token": self.csrf("/login")})
+        assert status == 302 and "/login" not in headers.get("Location", ""), (email, status, headers)
+        token = self.csrf()  # sign-in starts a fresh session, so the token comes from a page after it
+        self.conn.close()
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items()), token
+
+
+# --- load -------------------------------------------------------------------------------------------
+
+@dataclass
+class Client:
+    cookie: str
+    csrf: str
+    start: int  # where in the pool of people this client begins
+    seen: set[int] = field(default_factory=set)
+    sent: int = 0
+
+
+@dataclass
+class Run:
+    name: str
+    latencies: list[float] = field(default_factory=list)  # seconds
+    errors: list[str] = field(default_factory=list)
+    creates: int = 0
+    edits: int = 0
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    worker_cpu: list[float] = field(default_factory=list)  # CPU seconds of each gunicorn worker
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.wall if self.wall else 0.0
+
+    def ms(self, pct: float) -> float:
+        return percentile(self._sorted, pct) * 1000
+
+    def finish(self) -> None:
+        self._sorted = sorted(self.latencies)
+
+    def summary(self) -> dict:
+        return {"target": self.name, "requests": self.ok, "errors": len(self.errors), "seconds": round(self.wall, 2),
+                "requests_per_s": round(self.rps, 1), "p50_ms": round(self.ms(50), 2), "p95_ms": round(self.ms(95), 2),
+                "p99_ms": round(self.ms(99), 2), "max_ms": round(self.ms(100), 2), "creates": self.creates,
+                "edits": self.edits, "server_cpu_cores": round(self.server_cpu / self.wall, 2),
+                "worker_cpu_cores": [round(s / self.wall, 2) for s in self.worker_cpu],
+                "loadgen_cpu_cores": round(self.client_cpu / self.wall, 2)}
+
+
+def note_request(client: Client, tokens: list[str], port: int) -> tuple[bytes, bool]:
+    """The next POST for this client, and whether it creates the note (first visit to that person)."""
+    n = client.sent
+    # Even requests go to someone new (creating a note), odd ones revisit someone met earlier (an edit).
+    index = (client.start + (n // 2 if n % 2 == 0 else n // 4)) % len(tokens)
+    creates = index not in client.seen
+    client.seen.add(index)
+    topic = TOPICS[(n + client.start) % len(TOPICS)]
+    form = {"body": f"We talked about {topic}; they asked how our team tests migrations. Visit {n}.",
+            "offer": f"Send them the write-up on {topic}" if n % 2 == 0 else "",
+            "csrf_token": client.csrf}
+    body = urlencode(form).encode()
+    head = (f"POST /c/{tokens[index]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {client.cookie}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body, creates
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+    else:
+        body = await reader.read()
+    return status, headers, body
+
+
+async def drive(run: Run, port: int, clients: list[Client], tokens: list[str], seconds: float,
+                expect_status: int) -> None:
+    """Every client sends requests back to back on its own connection for `seconds`."""
+    deadline = time.perf_counter() + seconds
+
+    async def one(client: Client) -> None:
+        reader = writer = None
+        while time.perf_counter() < deadline:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            payload, creates = note_request(client, tokens, port)
+            client.sent += 1
+            started = time.perf_counter()
+            try:
+                writer.write(payload)
+                status, headers, _ = await asyncio.wait_for(read_response(reader), timeout=30)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
+                run.errors.append(f"{error.__class__.__name__}: {error}")
+                writer.close()
+                writer = None
+                continue
+            elapsed = time.perf_counter() - started
+            if status != expect_status or "/login" in headers.get("location", ""):
+                run.errors.append(f"HTTP {status} {headers.get('location', '')}")
+            else:
+                run.latencies.append(elapsed)
+                if creates:
+                    run.creates += 1
+                else:
+                    run.edits += 1
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+                writer = None
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+def measure(name: str, server: Gunicorn, clients: list[Client], tokens: list[str], seconds: float, warmup: float,
+            expect_status: int) -> Run:
+    if warmup:
+        asyncio.run(drive(Run("warm-up"), server.port, clients, tokens, warmup, expect_status))
+    run = Run(name)
+    cpu_client, cpu_server, started = self_cpu(), server.cpu(), time.perf_counter()
+    asyncio.run(drive(run, server.port, clients, tokens, seconds, expect_status))
+    run.wall = time.perf_counter() - started
+    cpu_after = server.cpu()
+    run.client_cpu = self_cpu() - cpu_client
+    used = {pid: seconds - cpu_server.get(pid, 0.0) for pid, seconds in cpu_after.items()}
+    run.server_cpu = sum(used.values())
+    run.worker_cpu = sorted((s for pid, s in used.items() if pid != server.proc.pid), reverse=True)
+    run.finish()
+    return run
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per target (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per target (default 3)")
+    parser.add_argument("--people", type=int, default=2000, help="people to write about (default 2000)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, as make run)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4, as make run)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per target, 1 s warm-up")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, gunicorn logs)")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.people = 2.0, 1.0, 200
+    args.duration = min(args.duration, 600.0)
+
+    tmp = Path(tempfile.mkdtemp(prefix="relbuild-bench-notes-"))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "SECRET_KEY": "bench-secret-key",
+           "BASE_URL": "http://127.0.0.1:5000", "FLASK_APP": "app"}
+    env.pop("REDIS_URL", None)
+    try:
+        print(f"machine: {machine()}")
+        print(f"gunicorn --workers {args.workers} --threads {args.threads}; {args.clients} clients; "
+              f"{args.duration:g} s per target after {args.warmup:g} s warm-up; database {tmp / 'bench.db'}")
+        flask_cli(env, "db", "upgrade")
+        emails, tokens = seed(env, args.clients, args.people)
+
+        with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-app.log") as server:
+            sessions = [Browser(server.port).sign_in(email) for email in emails]
+            step = max(1, len(tokens) // args.clients)
+            clients = [Client(cookie, csrf, start=i * step) for i, (cookie, csrf) in enumerate(sessions)]
+            app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302)
+        expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
+        # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
+        notes_in_db = count_notes()
+
+        bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
+        with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
+            bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    ratio = app_run.rps / bare_run.rps if bare_run.rps else 0.0
+    p95_ok = app_run.ms(95) <= P95_BUDGET_MS
+    ratio_ok = ratio >= RATIO_BUDGET
+    print()
+    print(f"{'target':<22} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'requests':>9} "
+          f"{'errors':>7} {'server CPU':>11} {'loadgen CPU':>12}")
+    for run in (app_run, bare_run):
+        s = run.summary()
+        print(f"{run.name:<22} {s['requests_per_s']:>8.1f} {s['p50_ms']:>8.2f} {s['p95_ms']:>8.2f} {s['p99_ms']:>8.2f} "
+              f"{s['max_ms']:>8.2f} {s['requests']:>9} {s['errors']:>7} {s['server_cpu_cores']:>8.2f} cores "
+              f"{s['loadgen_cpu_cores']:>7.2f} cores")
+    for run in (app_run, bare_run):
+        print(f"{run.name}: CPU per gunicorn worker (cores): {run.summary()['worker_cpu_cores']}")
+    print(f"note writes: {app_run.creates} creates, {app_run.edits} edits; "
+          f"notes in the database {notes_in_db} (expected {expected_notes})")
+    print(f"p95 {app_run.ms(95):.1f} ms (budget <= {P95_BUDGET_MS:g} ms): {'PASS' if p95_ok else 'MISS'}")
+    print(f"throughput {ratio:.2f} x bare Flask (budget >= {RATIO_BUDGET:g}): {'PASS' if ratio_ok else 'MISS'}")
+    for run in (app_run, bare_run):
+        for error in sorted(set(run.errors))[:5]:
+            print(f"  {run.name} error: {error} (x{run.errors.count(error)})")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": machine(), "workers": args.workers, "threads": args.threads, "clients": args.clients,
+            "runs": [app_run.summary(), bare_run.summary()], "ratio": round(ratio, 3),
+            "p95_budget_ms": P95_BUDGET_MS, "ratio_budget": RATIO_BUDGET,
+            "notes_in_db": notes_in_db, "expected_notes": expected_notes}, indent=2))
+
+    broken = app_run.errors or bare_run.errors or notes_in_db != expected_notes
+    if broken:
+        print("FAILED: errors or a note count mismatch (see above)")
+        return 1
+    return 1 if args.strict and not (p95_ok and ratio_ok) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

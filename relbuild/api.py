@@ -1,0 +1,69 @@
+"""JSON API for the phone's offline outbox: replay-safe note writes."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from .extensions import limiter
+from .services import RelbuildError
+from .services.badges import badge_by_token
+from .services.notes import coach_note, save_note
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def error(code: str, message: str, status: int):
+    return jsonify(error=code, message=message), status
+
+
+@bp.route("/csrf")
+def csrf_token():
+    """A fresh CSRF token, fetched by the outbox before each flush (a phone may replay hours later)."""
+    response = jsonify(token=generate_csrf(), signed_in=current_user.is_authenticated)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _met_at(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+@bp.route("/notes/<note_id>", methods=["PUT"])
+@limiter.limit("120/minute")
+def put_note(note_id: str):
+    """Create or update my one note about the badge's owner; the same id again is the same note."""
+    if not current_user.is_authenticated:
+        return error("not_signed_in", "Log in again to sync your notes; they are kept on this phone.", 401)
+    note_id = note_id.lower()
+    if not UUID.fullmatch(note_id):
+        return error("bad_id", "The note id must be a UUID.", 400)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error("bad_json", "Send a JSON object with badge, body, offer and met_at.", 400)
+    fields = {name: data.get(name, "") for name in ("badge", "body", "offer")}
+    if not all(isinstance(value, str) for value in fields.values()):
+        return error("bad_field", "badge, body and offer must be text.", 422)
+    try:
+        subject = badge_by_token(fields["badge"], allow_replaced=True).user
+        note, created = save_note(current_user, subject, fields["body"], fields["offer"],
+                                  met_at=_met_at(data.get("met_at")), write_id=note_id)
+    except RelbuildError as problem:
+        status = 422 if problem.status == 400 else problem.status
+        return jsonify(error=problem.code, message=problem.message, field=problem.field), status
+    return jsonify(id=note.id, person=subject.name, body=note.body, offer=note.offer,
+                   hint=coach_note(note.body)), 201 if created else 200

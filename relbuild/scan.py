@@ -1,0 +1,37 @@
+"""The in-app scanner page and its photo fallback."""
+from flask import Blueprint, current_app, redirect, render_template, request
+
+from .extensions import limiter
+from .forms import ConnectForm
+from .services import RelbuildError
+from .services.scanning import classify, decode_photo
+
+bp = Blueprint("scan", __name__)
+
+
+@bp.route("/scan")
+def page():
+    return render_template("scan/page.html", form=ConnectForm())
+
+
+@bp.route("/scan/photo", methods=["POST"])
+@limiter.limit("30/minute")
+def photo():
+    """A photo of a QR code, read on the server when the camera scanner cannot run."""
+    upload = request.files.get("photo")
+    problem = None
+    if upload is None or not upload.filename:
+        problem = "Choose or take a photo of their QR code."
+    else:
+        try:
+            texts = decode_photo(upload.read())
+        except RelbuildError as error:
+            problem = error.message
+        else:
+            scans = [classify(text, current_app.config["BASE_URL"]) for text in texts]
+            for scan in scans:
+                if scan.kind != "other":
+                    return redirect(scan.path)
+            problem = ("This QR code is not a Relbuild badge. It contains: " + scans[0].text[:200] if scans
+                       else "No QR code found in that photo. Hold the phone steady, close enough to fill the frame.")
+    return render_template("scan/page.html", form=ConnectForm(), photo_problem=problem), 422

@@ -1,0 +1,166 @@
+// The offline outbox: notes are saved on the phone first (IndexedDB), then sent with
+// PUT /api/notes/<uuid>. The client-made UUID makes every retry safe: the server never
+// creates a second note for the same write. Used by pages and by the service worker.
+(function (scope) {
+  "use strict";
+  var DB_NAME = "relbuild";
+  var CHANNEL = "relbuild-sync";
+  var MAX_BACKOFF = 5 * 60 * 1000;
+  var flushing = null;
+
+  function open() {
+    return new Promise(function (resolve, reject) {
+      var request = indexedDB.open(DB_NAME, 1);
+      request.onupgradeneeded = function () {
+        var db = request.result;
+        if (!db.objectStoreNames.contains("outbox")) db.createObjectStore("outbox", { keyPath: "id" });
+        if (!db.objectStoreNames.contains("people")) db.createObjectStore("people", { keyPath: "token" });
+      };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+
+  function run(store, mode, work) {
+    return open().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction(store, mode);
+        var result = work(tx.objectStore(store));
+        tx.oncomplete = function () { db.close(); resolve(result && "result" in result ? result.result : result); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+      });
+    });
+  }
+
+  function all() { return run("outbox", "readonly", function (s) { return s.getAll(); }); }
+  function put(record) { return run("outbox", "readwrite", function (s) { return s.put(record); }); }
+  function remove(id) { return run("outbox", "readwrite", function (s) { return s.delete(id); }); }
+
+  function uuid() {
+    if (scope.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function announce() {
+    return counts().then(function (c) {
+      if (scope.BroadcastChannel) new BroadcastChannel(CHANNEL).postMessage(c);
+      return c;
+    });
+  }
+
+  function counts() {
+    return all().then(function (items) {
+      return {
+        pending: items.filter(function (i) { return i.state !== "error"; }).length,
+        errors: items.filter(function (i) { return i.state === "error"; }).length,
+        items: items
+      };
+    });
+  }
+
+  // Save a note on this phone. A note not yet sent about the same badge is updated in place.
+  function save(note) {
+    return all().then(function (items) {
+      var waiting = items.filter(function (i) { return i.badge === note.badge; })[0];
+      var record = {
+        id: waiting ? waiting.id : uuid(), badge: note.badge, body: note.body, offer: note.offer || "",
+        name: note.name || (waiting && waiting.name) || "", met_at: waiting ? waiting.met_at : new Date().toISOString(),
+        state: "pending", attempts: 0, next_try: 0, error: ""
+      };
+      return put(record).then(function () { return announce(); }).then(function () { return record; });
+    });
+  }
+
+  function freshToken() {
+    return fetch("/api/csrf", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error("csrf " + r.status);
+      return r.json();
+    });
+  }
+
+  function sendOne(record, token) {
+    return fetch("/api/notes/" + record.id, {
+      method: "PUT", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      body: JSON.stringify({ badge: record.badge, body: record.body, offer: record.offer, met_at: record.met_at })
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok) return remove(record.id).then(function () { return { ok: true, data: data, record: record }; });
+        if (response.status >= 400 && response.status < 500 && response.status !== 429 && response.status !== 408) {
+          // Something the person has to fix (or log in again): keep it, say why, never drop it.
+          record.state = "error";
+          record.error = data.message || "The server refused this note (" + response.status + ").";
+          return put(record).then(function () { return { ok: false, fatal: true, record: record }; });
+        }
+        throw new Error("server " + response.status);
+      });
+    });
+  }
+
+  function backoff(record) {
+    record.attempts = (record.attempts || 0) + 1;
+    record.next_try = Date.now() + Math.min(MAX_BACKOFF, 1000 * Math.pow(2, record.attempts));
+    return put(record);
+  }
+
+  // Send every note that is due; one flush at a time per page or worker.
+  function flush(options) {
+    if (flushing) return flushing;
+    var force = options && options.force;
+    flushing = all().then(function (items) {
+      var due = items.filter(function (i) { return i.state !== "error" && (force || !i.next_try || i.next_try <= Date.now()); });
+      if (!due.length) return [];
+      return freshToken().then(function (auth) {
+        if (!auth.signed_in) {
+          return Promise.all(due.map(function (r) {
+            r.state = "error"; r.error = "Log in to sync this note. It is safe on this phone.";
+            return put(r);
+          })).then(function () { return []; });
+        }
+        var results = [];
+        return due.reduce(function (chain, record) {
+          return chain.then(function () {
+            return sendOne(record, auth.token).then(function (result) { results.push(result); });
+          });
+        }, Promise.resolve()).then(function () { return results; });
+      }).catch(function (error) {
+        // Offline, a dropped connection or a server hiccup: try again later, with backoff.
+        return all().then(function (left) {
+          return Promise.all(left.filter(function (r) { return r.state !== "error"; }).map(backoff));
+        }).then(function () { throw error; });
+      });
+    }).finally(function () {
+      flushing = null;
+      return announce();
+    });
+    return flushing;
+  }
+
+  // Let the person retry a note after fixing it (or after logging in again).
+  function retry(id, changes) {
+    return all().then(function (items) {
+      var record = items.filter(function (i) { return i.id === id; })[0];
+      if (!record) return null;
+      Object.assign(record, changes || {}, { state: "pending", error: "", attempts: 0, next_try: 0 });
+      return put(record).then(announce);
+    });
+  }
+
+  function discard(id) { return remove(id).then(announce); }
+
+  function rememberPerson(token, name) {
+    return run("people", "readwrite", function (s) { return s.put({ token: token, name: name }); });
+  }
+
+  function person(token) {
+    return run("people", "readonly", function (s) { return s.get(token); });
+  }
+
+  scope.RelbuildOutbox = {
+    save: save, flush: flush, counts: counts, retry: retry, discard: discard,
+    rememberPerson: rememberPerson, person: person, channel: CHANNEL
+  };
+})(self);

@@ -1,0 +1,55 @@
+"""Helpers for trying Relbuild from a phone on the same Wi-Fi (`make run HTTPS=1`).
+
+    python scripts/phone.py url PORT      print https://<this machine's LAN address>:PORT
+    python scripts/phone.py cert DIR      make a self-signed certificate for that address in DIR
+    python scripts/phone.py banner URL    print the URL and a QR code of it in the terminal
+"""
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def lan_address() -> str:
+    """The address other devices on the network reach this machine at (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def make_cert(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    address = lan_address()
+    stamp = folder / "address"
+    if cert.exists() and stamp.exists() and stamp.read_text() == address:
+        return
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=Relbuild development",
+                    "-addext", f"subjectAltName=IP:{address},DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    key.chmod(0o600)
+    stamp.write_text(address)
+
+
+def banner(url: str) -> None:
+    import qrcode
+
+    print(f"\nOpen {url} on your phone (same Wi-Fi), or scan:\n")
+    code = qrcode.QRCode(border=2)
+    code.add_data(url)
+    code.print_ascii(invert=True)
+    print("The certificate is self-signed: accept the browser's warning once.\n")
+
+
+if __name__ == "__main__":
+    command, argument = sys.argv[1], sys.argv[2]
+    if command == "url":
+        print(f"https://{lan_address()}:{argument}")
+    elif command == "cert":
+        make_cert(Path(argument))
+    elif command == "banner":
+        banner(argument)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make run`: gunicorn and the follow-up worker side by side; Ctrl-C stops both.
+# HTTPS=1 serves a self-signed certificate on all interfaces so a phone on the same Wi-Fi can use
+# the camera and the service worker (both need HTTPS off localhost).
+set -euo pipefail
+BIN=.venv/bin
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-5000}
+TLS=()
+if [ "${HTTPS:-0}" = "1" ]; then
+  HOST=0.0.0.0
+  export BASE_URL=${BASE_URL:-$($BIN/python scripts/phone.py url "$PORT")}
+  $BIN/python scripts/phone.py cert instance/dev-tls
+  TLS=(--certfile instance/dev-tls/cert.pem --keyfile instance/dev-tls/key.pem)
+  $BIN/python scripts/phone.py banner "$BASE_URL"
+fi
+
+$BIN/flask followups worker --interval "${WORKER_INTERVAL:-30}" &
+worker=$!
+trap 'kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT INT TERM
+echo "Relbuild on ${BASE_URL:-http://$HOST:$PORT} with the follow-up worker beside it (Ctrl-C stops both)"
+$BIN/gunicorn --workers "${WEB_CONCURRENCY:-2}" --threads 4 --bind "$HOST:$PORT" --access-logfile - "${TLS[@]}" app:app
