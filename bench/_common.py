@@ -62,6 +62,29 @@ def process_tree_cpu(pid: int) -> dict[int, float]:
     return used
 
 
+def cpu_of_command(name: str) -> float:
+    """CPU seconds used so far by all processes whose command name is `name` (e.g. the PostgreSQL server)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
+            if comm == name:
+                fields = rest.split()
+                total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes on the machine have used so far (from /proc/stat), to spot other load."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def self_cpu() -> float:
     """CPU seconds (user + system) used so far by this process."""
     t = os.times()

@@ -11,17 +11,20 @@ What it does:
 3. Serves the app as `make run` does: gunicorn from the venv, `--workers 2 --threads 4`, on a free
    127.0.0.1 port (bench/note_wsgi.py: app.py with rate limits off, since every client is 127.0.0.1).
 4. Signs each client in through /login and takes the CSRF token from `<meta name="csrf-token">`.
-5. Each client keeps one keep-alive connection and POSTs `body`, `offer`, `csrf_token` to
-   /c/<token>, walking the pool of people from its own starting point: every other request is
-   about someone new (the note is created), the others revisit someone met earlier (the note is
-   edited), and the offer is switched on and off so the offer-check prompt is scheduled and
-   cancelled too. A request counts as done when the full
-   302 response is read; anything else (other status, a redirect to /login) is an error.
+5. Each client uses a keep-alive connection (renewed every 50 requests) and POSTs `body`,
+   `offer` and `csrf_token` to /c/<token>, walking the pool of people from its own starting
+   point: every other request is about someone new (the note is created), the others revisit
+   someone met earlier (the note is edited), and the offer is switched on and off so the
+   offer-check prompt is scheduled and cancelled too. A request counts as done when the full
+   302 response is read; anything else (other status, a redirect to /login) is an error. The
+   session cookie from sign-in is sent unchanged each time (a browser would follow the redirect
+   and show the "saved" flash; without that, flashes would pile up in the cookie).
 6. Sends exactly the same requests, with the same gunicorn settings and concurrency, to
    bench/bare_app.py (one route returning "ok"): the baseline.
 
 The load generator is one asyncio event loop on raw sockets, cheap enough not to be the limit
-on 2 cores; its CPU use and the server's are printed so that can be checked.
+on 2 cores; its CPU use, the server's and that of any other process on the machine are printed
+so that can be checked (other load makes the numbers worse: run it on a quiet machine).
 
 Run it from the project folder:
 
@@ -49,7 +52,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, Gunicorn, flask_cli, machine, percentile, self_cpu  # noqa: E402
+from _common import ROOT, Gunicorn, flask_cli, machine, machine_busy, percentile, self_cpu  # noqa: E402
 
 P95_BUDGET_MS = 50.0
 RATIO_BUDGET = 0.5
@@ -74,20 +77,18 @@ def seed(env: dict, authors: int, subjects: int) -> tuple[list[str], list[str]]:
     app = create_app()
     password_hash = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once, share it
     with app.app_context():
-        emails, people = [], []
-        for n in range(authors):
-            user = User(email=f"author{n}@bench.example", password_hash=password_hash, name=f"Author {n}", values=[])
-            db.session.add(user)
-            db.session.flush()
-            issue_badge(user)
-            emails.append(user.email)
-        for n in range(subjects):
-            user = User(email=f"person{n}@bench.example", password_hash="!", name=f"Person {n}",
-                        headline="Builds things", values=["Curiosity", "Craft"])
-            db.session.add(user)
-            db.session.flush()
-            people.append(issue_badge(user))
+        authors_ = [User(email=f"author{n}@bench.example", password_hash=password_hash, name=f"Author {n}",
+                         values=[]) for n in range(authors)]
+        people_ = [User(email=f"person{n}@bench.example", password_hash="!", name=f"Person {n}",
+                        headline="Builds things", values=["Curiosity", "Craft"]) for n in range(subjects)]
+        db.session.add_all(authors_ + people_)
+        db.session.flush()
+        with db.session.no_autoflush:
+            for user in authors_:
+                issue_badge(user)
+            people = [issue_badge(user) for user in people_]
         db.session.commit()
+        emails = [user.email for user in authors_]
         tokens = [badge.token for badge in people]
         db.session.remove()
         db.engine.dispose()
@@ -164,6 +165,7 @@ class Run:
     wall: float = 0.0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    other_cpu: float = 0.0  # used by processes outside this benchmark during the run
     worker_cpu: list[float] = field(default_factory=list)  # CPU seconds of each gunicorn worker
 
     @property
@@ -186,7 +188,8 @@ class Run:
                 "p99_ms": round(self.ms(99), 2), "max_ms": round(self.ms(100), 2), "creates": self.creates,
                 "edits": self.edits, "server_cpu_cores": round(self.server_cpu / self.wall, 2),
                 "worker_cpu_cores": [round(s / self.wall, 2) for s in self.worker_cpu],
-                "loadgen_cpu_cores": round(self.client_cpu / self.wall, 2)}
+                "loadgen_cpu_cores": round(self.client_cpu / self.wall, 2),
+                "other_processes_cpu_cores": round(self.other_cpu / self.wall, 2)}
 
 
 def note_request(client: Client, tokens: list[str], port: int) -> tuple[bytes, bool]:
@@ -231,15 +234,25 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, st
 
 
 async def drive(run: Run, port: int, clients: list[Client], tokens: list[str], seconds: float,
-                expect_status: int) -> None:
-    """Every client sends requests back to back on its own connection for `seconds`."""
+                expect_status: int, reconnect_every: int) -> None:
+    """Every client sends requests back to back on its own connection for `seconds`.
+
+    Each client opens a new connection every `reconnect_every` requests, as a browser does when
+    keep-alive lapses; with permanent connections gunicorn can pin all of them to one worker.
+    """
     deadline = time.perf_counter() + seconds
 
     async def one(client: Client) -> None:
         reader = writer = None
+        on_connection = 0
         while time.perf_counter() < deadline:
+            if writer is not None and on_connection >= reconnect_every:
+                writer.close()
+                writer = None
             if writer is None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                on_connection = 0
+            on_connection += 1
             payload, creates = note_request(client, tokens, port)
             client.sent += 1
             started = time.perf_counter()
@@ -270,17 +283,18 @@ async def drive(run: Run, port: int, clients: list[Client], tokens: list[str], s
 
 
 def measure(name: str, server: Gunicorn, clients: list[Client], tokens: list[str], seconds: float, warmup: float,
-            expect_status: int) -> Run:
+            expect_status: int, reconnect_every: int) -> Run:
     if warmup:
-        asyncio.run(drive(Run("warm-up"), server.port, clients, tokens, warmup, expect_status))
+        asyncio.run(drive(Run("warm-up"), server.port, clients, tokens, warmup, expect_status, reconnect_every))
     run = Run(name)
-    cpu_client, cpu_server, started = self_cpu(), server.cpu(), time.perf_counter()
-    asyncio.run(drive(run, server.port, clients, tokens, seconds, expect_status))
+    cpu_client, cpu_server, busy, started = self_cpu(), server.cpu(), machine_busy(), time.perf_counter()
+    asyncio.run(drive(run, server.port, clients, tokens, seconds, expect_status, reconnect_every))
     run.wall = time.perf_counter() - started
     cpu_after = server.cpu()
     run.client_cpu = self_cpu() - cpu_client
     used = {pid: seconds - cpu_server.get(pid, 0.0) for pid, seconds in cpu_after.items()}
     run.server_cpu = sum(used.values())
+    run.other_cpu = max(0.0, machine_busy() - busy - run.client_cpu - run.server_cpu)
     run.worker_cpu = sorted((s for pid, s in used.items() if pid != server.proc.pid), reverse=True)
     run.finish()
     return run
@@ -297,6 +311,8 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=2000, help="people to write about (default 2000)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, as make run)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4, as make run)")
+    parser.add_argument("--reconnect-every", type=int, default=50, metavar="N",
+                        help="each client opens a new connection every N requests (default 50)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per target, 1 s warm-up")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -321,14 +337,16 @@ def main() -> int:
             sessions = [Browser(server.port).sign_in(email) for email in emails]
             step = max(1, len(tokens) // args.clients)
             clients = [Client(cookie, csrf, start=i * step) for i, (cookie, csrf) in enumerate(sessions)]
-            app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302)
+            app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302,
+                              args.reconnect_every)
         expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
         # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
         notes_in_db = count_notes()
 
         bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
         with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
-            bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200)
+            bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200,
+                               args.reconnect_every)
     finally:
         if args.keep:
             print(f"kept {tmp}")
@@ -340,12 +358,15 @@ def main() -> int:
     ratio_ok = ratio >= RATIO_BUDGET
     print()
     print(f"{'target':<22} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'requests':>9} "
-          f"{'errors':>7} {'server CPU':>11} {'loadgen CPU':>12}")
+          f"{'errors':>7} {'server CPU':>11} {'loadgen CPU':>12} {'other CPU':>10}")
     for run in (app_run, bare_run):
         s = run.summary()
         print(f"{run.name:<22} {s['requests_per_s']:>8.1f} {s['p50_ms']:>8.2f} {s['p95_ms']:>8.2f} {s['p99_ms']:>8.2f} "
               f"{s['max_ms']:>8.2f} {s['requests']:>9} {s['errors']:>7} {s['server_cpu_cores']:>8.2f} cores "
-              f"{s['loadgen_cpu_cores']:>7.2f} cores")
+              f"{s['loadgen_cpu_cores']:>7.2f} cores {s['other_processes_cpu_cores']:>5.2f} cores")
+    if max(app_run.other_cpu / app_run.wall, bare_run.other_cpu / bare_run.wall) > 0.1:
+        print("warning: other processes used CPU during the run ('other CPU'): the numbers are low; run again on a "
+              "quiet machine")
     for run in (app_run, bare_run):
         print(f"{run.name}: CPU per gunicorn worker (cores): {run.summary()['worker_cpu_cores']}")
     print(f"note writes: {app_run.creates} creates, {app_run.edits} edits; "

@@ -3,9 +3,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .extensions import limiter, login_manager
-from .forms import LoginForm, RegisterForm, show_error
+from .forms import ClaimForm, LoginForm, RegisterForm, show_error
 from .services import RelbuildError
-from .services.accounts import authenticate, end_session, load_session_user, register_user, start_session
+from .services.accounts import (authenticate, claim_account, end_session, load_session_user, register_user,
+                                start_session, user_for_claim)
 
 bp = Blueprint("auth", __name__)
 
@@ -94,3 +95,29 @@ def logout():
     session.clear()
     flash("You are logged out.", "success")
     return redirect(url_for("pages.home"))
+
+
+@bp.route("/claim/<token>", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def claim(token: str):
+    """An invitation link: the invited person chooses a password and is signed in."""
+    try:
+        user = user_for_claim(token)
+    except RelbuildError as error:
+        return render_template("error.html", code=error.status, title="This invitation link does not work",
+                               message=error.message), error.status
+    form = ClaimForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = claim_account(token, form.password.data)
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            _sign_in(user)
+            flash("Welcome! Check your profile, then show your badge at the event.", "success")
+            return redirect(url_for("profile.edit"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/claim.html", form=form, user=user), status

@@ -1,6 +1,8 @@
 """Flask-WTF forms: every POST carries csrf_token. Domain rules are checked in services."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
 from .services import RelbuildError
@@ -61,3 +63,31 @@ class PromptSettingsForm(FlaskForm):
     email_prompts = BooleanField("Email me my follow-up prompts")
     prompt_hour = SelectField("Send them at", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
                               validate_choice=False)
+
+
+class EventForm(FlaskForm):
+    name = StringField("Event name", validators=[DataRequired("Give the event a name."), Length(max=120)])
+    venue = StringField("Venue", validators=[Optional(), Length(max=200)])
+    # Checked by services.events (local time in the event's zone, YYYY-MM-DDTHH:MM).
+    starts_at = StringField("Starts", render_kw={"type": "datetime-local"},
+                            validators=[DataRequired("Pick when it starts."), Length(max=32)])
+    ends_at = StringField("Ends", render_kw={"type": "datetime-local"},
+                          validators=[DataRequired("Pick when it ends."), Length(max=32)])
+    timezone = SelectField("Time zone", validate_choice=False)
+    description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(z, z.replace("_", " ")) for z in timezone_names()]
+
+
+class OrganizerForm(FlaskForm):
+    email = EmailField("Their email", validators=[DataRequired("Enter their email address."), Length(max=254)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Attendee list (CSV)", validators=[FileRequired("Choose a CSV file to upload.")])
+
+
+class ClaimForm(FlaskForm):
+    password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])

@@ -57,6 +57,52 @@ class User(db.Model):
         return next((b for b in self.badges if b.replaced_at is None), None)
 
 
+class Event(db.Model):
+    """A fair or meetup. Times are stored in UTC; `timezone` is where it happens."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    venue: Mapped[str] = mapped_column(sa.String(200), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    join_code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventOrganizer(db.Model):
+    __tablename__ = "event_organizers"
+
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class EventAttendee(db.Model):
+    __tablename__ = "event_attendees"
+
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported: Mapped[bool] = mapped_column(default=False)
+
+
+class AttendeeImport(db.Model):
+    """An uploaded attendee CSV, checked and shown before anything is written."""
+
+    __tablename__ = "attendee_imports"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_uuid)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    uploaded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    rows: Mapped[list] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    summary: Mapped[dict | None] = mapped_column(sa.JSON, default=None)
+
+
 class LoginSession(db.Model):
     """One signed-in browser. Deleting the row signs that browser out."""
 
@@ -103,9 +149,12 @@ class Note(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     followed_up_at: Mapped[datetime | None] = mapped_column(default=None)
     offer_done_at: Mapped[datetime | None] = mapped_column(default=None)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="SET NULL"), index=True,
+                                                 default=None)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     subject: Mapped[User] = relationship(foreign_keys=[subject_id])
+    event: Mapped[Event | None] = relationship()
 
 
 class NoteWrite(db.Model):
@@ -139,7 +188,8 @@ class Prompt(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    note_id: Mapped[str] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[str | None] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), default=None)
     kind: Mapped[str] = mapped_column(sa.String(16))
     group_key: Mapped[str | None] = mapped_column(sa.String(64), index=True, default=None)
     due_at: Mapped[datetime]
@@ -155,7 +205,8 @@ class Prompt(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
-    note: Mapped[Note] = relationship()
+    note: Mapped[Note | None] = relationship()
+    event: Mapped["Event | None"] = relationship()
 
 
 class WorkerPass(db.Model):

@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 
 from .badges import note_page
 from .services import RelbuildError
+from .services.events import my_events
 from .services.followups import log_follow_up
 from .services.notes import connected_with_me, my_people, note_about, note_history, person_for
 from .services.profiles import values_for_viewer
@@ -15,8 +16,13 @@ bp = Blueprint("people", __name__)
 @login_required
 def index():
     query = request.args.get("q", "")[:100]
-    return render_template("people/index.html", entries=my_people(current_user, query), query=query,
-                           waiting=[] if query else connected_with_me(current_user))
+    events = [event for event, joined, _ in my_events(current_user) if joined]
+    event_id = request.args.get("event", type=int)
+    if event_id not in {event.id for event in events}:
+        event_id = None
+    return render_template("people/index.html", entries=my_people(current_user, query, event_id), query=query,
+                           events=events, event_id=event_id,
+                           waiting=[] if query or event_id else connected_with_me(current_user))
 
 
 @bp.route("/people/<public_id>", methods=["GET", "POST"])

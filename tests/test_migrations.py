@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from relbuild import models  # noqa: F401  (registers the tables on db.metadata)
 from relbuild.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent

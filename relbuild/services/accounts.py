@@ -78,6 +78,64 @@ def register_user(name: str, email: str, password: str, timezone: str = "UTC") -
     return user
 
 
+UNCLAIMED = "!unclaimed"  # an account an organizer made: nobody can log in until it is claimed
+CLAIM_MAX_AGE = 14 * 24 * 3600
+
+
+def create_invited(name: str, email: str, headline: str = "") -> User:
+    """An account made from an organizer's attendee list; its owner claims it by setting a password."""
+    user = User(name=name[:80], email=email, headline=headline[:120], password_hash=UNCLAIMED, values=[])
+    db.session.add(user)
+    return user
+
+
+def _claim_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="claim-account")
+
+
+def _fingerprint(user: User) -> str:
+    # Changes when the password is set, so a claim link works once.
+    import hashlib
+
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def claim_token(user: User) -> str:
+    return _claim_serializer().dumps({"u": user.public_id, "f": _fingerprint(user)})
+
+
+def user_for_claim(token: str) -> User:
+    """The unclaimed account a claim link is for; RelbuildError when expired, used or forged."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        data = _claim_serializer().loads(token, max_age=CLAIM_MAX_AGE)
+    except SignatureExpired:
+        raise RelbuildError("claim_expired", "This invitation link has expired. Ask the organizer for a new one.",
+                            status=410)
+    except BadSignature:
+        raise RelbuildError("claim_invalid", "This invitation link is not valid.", status=404)
+    user = db.session.scalar(sa.select(User).where(User.public_id == data.get("u")))
+    if user is None or user.password_hash != UNCLAIMED or _fingerprint(user) != data.get("f"):
+        raise RelbuildError("claim_used", "This invitation was already used. Log in with your password.",
+                            status=410)
+    return user
+
+
+def claim_account(token: str, password: str) -> User:
+    """Set the first password of an invited account (once)."""
+    user = user_for_claim(token)
+    check_password_policy(password, email=user.email, name=user.name)
+    user.password_hash = hash_password(password)
+    if user.current_badge is None:
+        issue_badge(user)
+    db.session.commit()
+    return user
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the user when the email and password match; spends the same work either way."""
     try:
@@ -85,7 +143,7 @@ def authenticate(email: str, password: str) -> User | None:
     except RelbuildError:
         email = ""
     user = find_user_by_email(email) if email else None
-    if user is None:
+    if user is None or user.password_hash == UNCLAIMED:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None

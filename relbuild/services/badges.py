@@ -20,7 +20,8 @@ SHORT_CODE_LENGTH = 8
 TOKEN_BYTES = 24  # 192 bits
 
 
-def _new_short_code() -> str:
+def new_code() -> str:
+    """A random code people can read off paper and type: badge short codes and event join codes."""
     return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
 
 
@@ -37,7 +38,7 @@ def normalize_short_code(raw: str) -> str:
 def issue_badge(user: User) -> Badge:
     """Give the user a fresh current badge (the caller commits)."""
     for _ in range(5):
-        short_code = _new_short_code()
+        short_code = new_code()
         taken = db.session.scalar(sa.select(Badge.id).where(Badge.short_code == short_code))
         if taken is None:
             break
@@ -86,7 +87,7 @@ def badge_by_short_code(raw: str) -> Badge:
 
 
 @lru_cache(maxsize=1024)
-def _qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
+def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
     qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
     qr.add_data(data)
     qr.make(fit=True)
@@ -95,7 +96,7 @@ def _qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
 
 def qr_svg(data: str) -> str:
     """A crisp, high-contrast QR code as SVG: black modules on white, with the quiet zone."""
-    matrix = _qr_matrix(data)
+    matrix = qr_matrix(data)
     size = len(matrix)
     runs = []
     for y, row in enumerate(matrix):
@@ -120,7 +121,7 @@ def qr_png(data: str, scale: int = 12) -> bytes:
     """The same QR code as a PNG, `scale` pixels per module."""
     from PIL import Image
 
-    matrix = _qr_matrix(data)
+    matrix = qr_matrix(data)
     size = len(matrix)
     image = Image.new("1", (size, size), 1)
     image.putdata([0 if cell else 1 for row in matrix for cell in row])

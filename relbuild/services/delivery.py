@@ -17,12 +17,15 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import current_app, render_template, url_for
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
 from ..models import Note, Prompt, User, WorkerPass, utcnow
-from .followups import DIGEST, local_date
+from .accounts import claim_token
+from .events import event_when
+from .followups import DIGEST, INVITATION, local_date
 from .links import action_token, unsubscribe_token
 
 BATCH = 500
@@ -62,7 +65,8 @@ def _claim(now: datetime, token: str, wall: datetime, lease: timedelta) -> list[
     db.session.commit()
     return list(db.session.scalars(
         sa.select(Prompt).where(Prompt.claim_token == token, Prompt.status == "sending")
-        .options(joinedload(Prompt.user), joinedload(Prompt.note).joinedload(Note.subject))
+        .options(joinedload(Prompt.user), joinedload(Prompt.event),
+                 joinedload(Prompt.note).joinedload(Note.subject), joinedload(Prompt.note).joinedload(Note.event))
         .order_by(Prompt.group_key, Prompt.id)
     ).unique())
 
@@ -97,33 +101,51 @@ def write_link(note: Note, author: User) -> str:
 
 def render_email(prompts: list[Prompt]):
     """The email for one prompt, or for one digest group; the notes as they are now."""
-    user: User = prompts[0].user
+    first = prompts[0]
+    if first.kind == INVITATION:
+        return render_invitation(first)
+    user: User = first.user
     items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
               "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
               "snooze": url_for("followups.email_action", token=action_token(p.id, "snooze"), _external=True)}
              for p in prompts]
     unsubscribe = url_for("followups.unsubscribe", token=unsubscribe_token(user.public_id), _external=True)
-    first = prompts[0]
     names = [item["person"].name for item in items]
-    if first.kind == DIGEST:
-        day = local_date(user, first.note.met_at)
-        subject = f"Your notes from {day:%A %-d %B}: " + (
-            names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more")
+    who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+    event = first.note.event if first.kind == DIGEST else None
+    day = local_date(user, first.note.met_at) if first.kind == DIGEST else None
+    if event is not None:
+        subject = f"Your notes from {event.name}: {who}"
+        message_id = f"<digest.{user.public_id}.event-{event.id}@{mail_domain()}>"
+    elif day is not None:
+        subject = f"Your notes from {day:%A %-d %B}: {who}"
         message_id = f"<digest.{user.public_id}.{day.isoformat()}@{mail_domain()}>"
     else:
-        day = None
         subject = {
             "offer_check": f"You offered to help {names[0]} — did you?",
             "reconnect": f"How is it going with {names[0]}?",
             "reminder": f"Reminder: follow up with {names[0]}",
         }[first.kind]
         message_id = f"<prompt.{first.id}@{mail_domain()}>"
-    context = {"user": user, "items": items, "kind": first.kind, "day": day, "unsubscribe": unsubscribe,
-               "followups": url_for("followups.index", _external=True)}
+    context = {"user": user, "items": items, "kind": first.kind, "day": day, "event": event,
+               "unsubscribe": unsubscribe, "followups": url_for("followups.index", _external=True)}
     return build_message(
         to=user.email, subject=subject, message_id=message_id,
         text=render_template("email/prompt.txt", **context), html=render_template("email/prompt.html", **context),
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+
+
+def render_invitation(prompt: Prompt):
+    """An organizer's invitation: the event, and a link to claim the account made for them."""
+    user, event = prompt.user, prompt.event
+    context = {"user": user, "event": event, "when": event_when(event),
+               "claim": url_for("auth.claim", token=claim_token(user), _external=True)}
+    return build_message(
+        to=user.email, subject=f"You're invited to {event.name} on Relbuild",
+        message_id=f"<invitation.{prompt.id}@{mail_domain()}>",
+        text=render_template("email/invitation.txt", **context),
+        html=render_template("email/invitation.html", **context),
     )
 
 
@@ -161,7 +183,7 @@ def send_due(now: datetime | None = None) -> PassResult:
         while prompts := _claim(now, token, utcnow(), lease):
             for group in _groups(prompts):
                 # Emails turned off, or already handled in the app: nothing to send (still shown in-app).
-                handled = [p for p in group if p.action or not p.user.email_prompts]
+                handled = [p for p in group if p.action or (p.kind != INVITATION and not p.user.email_prompts)]
                 if handled:
                     _set(handled, token, status="skipped")
                     result.skipped += len(handled)
@@ -182,10 +204,17 @@ def send_due(now: datetime | None = None) -> PassResult:
 
 
 def _record_pass(result: PassResult) -> None:
-    row = db.session.get(WorkerPass, WORKER_NAME) or WorkerPass(name=WORKER_NAME)
-    row.finished_at, row.sent, row.failed, row.retrying = utcnow(), result.sent, result.failed, result.retrying
-    row.last_error = result.errors[-1] if result.errors else None
-    db.session.merge(row)
+    values = {"finished_at": utcnow(), "sent": result.sent, "failed": result.failed, "retrying": result.retrying,
+              "last_error": result.errors[-1] if result.errors else None}
+    update = sa.update(WorkerPass).where(WorkerPass.name == WORKER_NAME).values(**values)
+    if db.session.execute(update).rowcount == 0:
+        try:
+            db.session.add(WorkerPass(name=WORKER_NAME, **values))
+            db.session.commit()
+            return
+        except IntegrityError:  # another worker's first pass wrote the row a moment ago
+            db.session.rollback()
+            db.session.execute(update)
     db.session.commit()
 
 

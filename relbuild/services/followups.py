@@ -12,11 +12,12 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Note, Prompt, User, utcnow
+from ..models import Event, Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .profiles import zone
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
+INVITATION = "invitation"
 OFFER_CHECK_DAYS, RECONNECT_DAYS, SNOOZE_DAYS = 7, 30, 7
 OPEN = ("pending", "sending")
 
@@ -53,8 +54,13 @@ def schedule_for_note(note: Note, *, created: bool, now: datetime | None = None)
     author = db.session.get(User, note.author_id)
     met_day = local_date(author, note.met_at)
     if created:
-        _add(author, note, DIGEST, at_prompt_hour(author, met_day + timedelta(days=1)),
-             group_key=f"digest:{author.id}:{met_day.isoformat()}")
+        event = db.session.get(Event, note.event_id) if note.event_id else None
+        if event is not None:  # notes from an event come back together, the morning after it ends
+            _add(author, note, DIGEST, at_prompt_hour(author, local_date(author, event.ends_at) + timedelta(days=1)),
+                 group_key=f"digest:{author.id}:event:{event.id}")
+        else:
+            _add(author, note, DIGEST, at_prompt_hour(author, met_day + timedelta(days=1)),
+                 group_key=f"digest:{author.id}:{met_day.isoformat()}")
         _add(author, note, RECONNECT, at_prompt_hour(author, met_day + timedelta(days=RECONNECT_DAYS)))
     offer_open = bool(note.offer) and note.offer_done_at is None
     has_check = db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None

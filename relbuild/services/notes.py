@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Note, NoteWrite, User, new_uuid, utcnow
 from .errors import RelbuildError
+from .events import event_at
 from .followups import schedule_for_note
 
 BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
@@ -83,8 +84,9 @@ def _write(author: User, subject: User, body: str, offer: str, met_at: datetime 
     if note is not None:
         return _update(note, body, offer, write=NoteWrite(id=write_id, note_id=note.id)), False
     # A phone's clock can run ahead; a meeting is never in the future.
-    note = Note(id=write_id, author_id=author.id, subject_id=subject.id, body=body, offer=offer,
-                met_at=min(met_at or utcnow(), utcnow()))
+    met_at = min(met_at or utcnow(), utcnow())
+    note = Note(id=write_id, author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at,
+                event_id=event_at(author.id, met_at))
     db.session.add_all([note, NoteWrite(id=write_id, note_id=write_id)])
     db.session.flush()
     schedule_for_note(note, created=True)
@@ -129,10 +131,12 @@ class PersonEntry:
     note: Note
 
 
-def my_people(author: User, query: str = "") -> list[PersonEntry]:
+def my_people(author: User, query: str = "", event_id: int | None = None) -> list[PersonEntry]:
     """Everyone the author has a note about, newest first; `query` searches names and note text."""
     stmt = (sa.select(Note, User).join(User, User.id == Note.subject_id)
             .where(Note.author_id == author.id).order_by(Note.met_at.desc(), Note.created_at.desc()))
+    if event_id is not None:
+        stmt = stmt.where(Note.event_id == event_id)
     query = (query or "").strip()
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -100,6 +100,7 @@ def test_core_forms_work_without_javascript(live_server, phone, make_user):
     page.get_by_label("What did you talk about? What stood out?").fill(BODY)
     page.get_by_role("button", name="Save note").click()
     assert "Note about Cy Coder saved." in page.locator(".flashes").inner_text()
+    page.goto(f"{live_server}/profile")
     page.get_by_role("button", name="Log out").click()
     page.goto(f"{live_server}/people")
     assert "/login" in page.url

@@ -1,0 +1,244 @@
+"""Events: create and edit, join by poster QR or code, and the organizer's tools."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .extensions import limiter
+from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, show_error
+from .services import RelbuildError
+from .services.badges import format_short_code
+from .services.events import (add_organizer, attendee_badges, create_event, event_by_code, event_for, event_when, has_joined,
+                              is_organizer, join_event, local_input, my_events, organizers, update_event)
+from .services.imports import confirm, import_for, preview, summary_of
+from .services.outcomes import MIN_GROUP, attendee_rows, outcomes
+from .services.printing import badge_sheet, poster
+
+bp = Blueprint("events", __name__)
+
+
+def _event_or_error(event_id: int, *, organizer: bool = False):
+    try:
+        return event_for(current_user, event_id, organizer=organizer)
+    except RelbuildError as error:
+        abort(error.status)
+
+
+def join_url(event) -> str:
+    return f"{current_app.config['BASE_URL']}/e/{event.join_code}"
+
+
+def _save_event(form: EventForm, event=None):
+    fields = dict(name=form.name.data, venue=form.venue.data, starts_at=form.starts_at.data,
+                  ends_at=form.ends_at.data, timezone=form.timezone.data, description=form.description.data)
+    return update_event(event, **fields) if event else create_event(current_user, **fields)
+
+
+@bp.route("/events")
+@login_required
+def index():
+    return render_template("events/index.html", events=my_events(current_user), form=ConnectForm())
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = EventForm()
+    if request.method == "GET":
+        form.timezone.data = current_user.timezone
+    status = 200
+    if form.validate_on_submit():
+        try:
+            event = _save_event(form)
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            flash("Event created. Print the poster so people can join.", "success")
+            return redirect(url_for("events.show", event_id=event.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("events/form.html", form=form, event=None), status
+
+
+@bp.route("/events/<int:event_id>")
+@login_required
+def show(event_id: int):
+    event = _event_or_error(event_id)
+    organizing = is_organizer(current_user, event)
+    return render_template("events/show.html", event=event, organizing=organizing,
+                           joined=has_joined(current_user, event), when=event_when(event, current_user),
+                           join_link=join_url(event), code=format_short_code(event.join_code),
+                           organizers=organizers(event) if organizing else [], organizer_form=OrganizerForm())
+
+
+@bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    form = EventForm(obj=event)
+    if request.method == "GET":
+        form.starts_at.data, form.ends_at.data = local_input(event, event.starts_at), local_input(event, event.ends_at)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            _save_event(form, event)
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            flash("Event saved.", "success")
+            return redirect(url_for("events.show", event_id=event.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("events/form.html", form=form, event=event), status
+
+
+@bp.route("/events/<int:event_id>/organizers", methods=["POST"])
+@login_required
+def add_co_organizer(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    form = OrganizerForm()
+    if form.validate_on_submit():
+        try:
+            user = add_organizer(event, form.email.data)
+        except RelbuildError as error:
+            flash(error.message, "error")
+        else:
+            flash(f"{user.name} is now an organizer.", "success")
+    else:
+        flash("Enter the email of their Relbuild account.", "error")
+    return redirect(url_for("events.show", event_id=event.id) + "#organizers")
+
+
+@bp.route("/events/join", methods=["POST"])
+@login_required
+@limiter.limit("30/minute")
+def join_by_code():
+    form = ConnectForm()
+    if form.validate_on_submit():
+        try:
+            return redirect(url_for("events.join", code=event_by_code(form.code.data).join_code))
+        except RelbuildError as error:
+            show_error(form, error)
+    return render_template("events/index.html", events=my_events(current_user), form=form), 422
+
+
+@bp.route("/e/<code>", methods=["GET", "POST"])
+@limiter.limit("60/minute")
+def join(code: str):
+    try:
+        event = event_by_code(code)
+    except RelbuildError as error:
+        return render_template("error.html", code=404, title="No such event", message=error.message), 404
+    signed_in = current_user.is_authenticated
+    if request.method == "POST":
+        if not signed_in:
+            return redirect(url_for("auth.login", next=request.path))
+        if join_event(current_user, event):
+            flash(f"You joined {event.name}. Show your badge and scan the people you talk to.", "success")
+        return redirect(url_for("events.show", event_id=event.id))
+    if signed_in and (has_joined(current_user, event) or is_organizer(current_user, event)):
+        return redirect(url_for("events.show", event_id=event.id))
+    return render_template("events/join.html", event=event, when=event_when(event, current_user if signed_in else None))
+
+
+@bp.route("/events/<int:event_id>/poster.pdf")
+@login_required
+def poster_pdf(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    try:
+        pdf = poster(name=event.name, venue=event.venue, when=event_when(event), join_url=join_url(event),
+                     code=event.join_code, size=request.args.get("size", "a4"))
+    except RelbuildError as error:
+        abort(error.status)
+    return _pdf(pdf, f"poster-{event.join_code}.pdf")
+
+
+@bp.route("/events/<int:event_id>/badges.pdf")
+@login_required
+def badges_pdf(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    base = current_app.config["BASE_URL"]
+    badges = [(name, headline, f"{base}/c/{token}", code)
+              for name, headline, token, code in attendee_badges(event, set(request.args.getlist("attendee")))]
+    try:
+        pdf = badge_sheet(badges, event_name=event.name, size=request.args.get("size", "a4"))
+    except RelbuildError as error:
+        abort(error.status)
+    return _pdf(pdf, f"badges-{event.join_code}.pdf")
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@bp.route("/events/<int:event_id>/attendees")
+@login_required
+def attendees(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    return render_template("events/attendees.html", event=event, rows=attendee_rows(event))
+
+
+@bp.route("/events/<int:event_id>/attendees.csv")
+@login_required
+def attendees_csv(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "email", "joined", "active"])
+    for user, joined_at, active in attendee_rows(event):
+        writer.writerow([_cell(user.name), _cell(user.email), local_input(event, joined_at), "yes" if active else "no"])
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="attendees-{event.join_code}.csv"'
+    return response
+
+
+def _cell(text: str) -> str:
+    # Spreadsheets run cells starting with these as formulas.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/events/<int:event_id>/import", methods=["GET", "POST"])
+@login_required
+def import_upload(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    form = ImportForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            batch = preview(event, current_user, form.file.data.read())
+        except RelbuildError as error:
+            show_error(form, error)
+            status = 422
+        else:
+            return render_template("events/import_preview.html", event=event, batch=batch,
+                                   counts=summary_of(batch.rows), problems=[r for r in batch.rows if r["problems"]])
+    elif form.is_submitted():
+        status = 422
+    return render_template("events/import.html", event=event, form=form), status
+
+
+@bp.route("/events/<int:event_id>/import/<import_id>", methods=["POST"])
+@login_required
+def import_confirm(event_id: int, import_id: str):
+    event = _event_or_error(event_id, organizer=True)
+    try:
+        batch = import_for(event, import_id)
+    except RelbuildError as error:
+        abort(error.status)
+    summary = confirm(batch)
+    return render_template("events/import_done.html", event=event, summary=summary)
+
+
+@bp.route("/events/<int:event_id>/dashboard")
+@login_required
+def dashboard(event_id: int):
+    event = _event_or_error(event_id, organizer=True)
+    return render_template("events/dashboard.html", event=event, numbers=outcomes(event), min_group=MIN_GROUP,
+                           when=event_when(event, current_user))

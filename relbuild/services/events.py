@@ -1,0 +1,180 @@
+"""Events: organizers, joining, and which event a note belongs to."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Badge, Event, EventAttendee, EventOrganizer, User
+from .accounts import find_user_by_email, normalize_email
+from .badges import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, new_code, normalize_short_code
+from .errors import RelbuildError
+from .profiles import timezone_names, zone
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_DAYS = 14
+TAG_GRACE = timedelta(hours=1)  # notes written just before or after still belong to the event
+
+
+def _parse_local(value: str, tz: str, field: str) -> datetime:
+    try:
+        local = datetime.strptime((value or "").strip(), LOCAL_FORMAT)
+    except ValueError:
+        raise RelbuildError("bad_time", "Pick a date and time, like 2026-03-14T10:00.", field)
+    from zoneinfo import ZoneInfo
+
+    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _check(name: str, venue: str, starts_at: str, ends_at: str, tz: str) -> dict:
+    name = " ".join((name or "").split())
+    if not name:
+        raise RelbuildError("name_required", "Give the event a name.", "name")
+    if len(name) > 120:
+        raise RelbuildError("name_too_long", "Keep the name under 120 characters.", "name")
+    tz = (tz or "").strip()
+    if tz not in timezone_names():
+        raise RelbuildError("bad_timezone", "Pick the event's time zone from the list.", "timezone")
+    start = _parse_local(starts_at, tz, "starts_at")
+    end = _parse_local(ends_at, tz, "ends_at")
+    if end <= start:
+        raise RelbuildError("ends_before_start", "The end must be after the start.", "ends_at")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise RelbuildError("too_long", f"An event can last at most {MAX_DAYS} days.", "ends_at")
+    return {"name": name, "venue": " ".join((venue or "").split())[:200], "starts_at": start, "ends_at": end,
+            "timezone": tz}
+
+
+def create_event(organizer: User, *, name: str, venue: str, starts_at: str, ends_at: str, timezone: str,
+                 description: str = "") -> Event:
+    """Create an event; its creator is its first organizer."""
+    fields = _check(name, venue, starts_at, ends_at, timezone)
+    for _ in range(5):
+        code = new_code()
+        if db.session.scalar(sa.select(Event.id).where(Event.join_code == code)) is None:
+            break
+    event = Event(join_code=code, description=(description or "").strip()[:2000], **fields)
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(EventOrganizer(event_id=event.id, user_id=organizer.id))
+    db.session.commit()
+    return event
+
+
+def update_event(event: Event, *, name: str, venue: str, starts_at: str, ends_at: str, timezone: str,
+                 description: str = "") -> Event:
+    for key, value in _check(name, venue, starts_at, ends_at, timezone).items():
+        setattr(event, key, value)
+    event.description = (description or "").strip()[:2000]
+    db.session.commit()
+    return event
+
+
+def is_organizer(user: User | None, event: Event) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return db.session.get(EventOrganizer, (event.id, user.id)) is not None
+
+
+def event_for(user: User, event_id: int, *, organizer: bool = False) -> Event:
+    """An event the user may see: attendees and organizers; organizer pages need `organizer=True`."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise RelbuildError("event_unknown", "There is no such event.", status=404)
+    if organizer and not is_organizer(user, event):
+        raise RelbuildError("not_organizer", "Only the event's organizers can open this page.", status=403)
+    if not organizer and not (is_organizer(user, event) or has_joined(user, event)):
+        raise RelbuildError("event_unknown", "There is no such event.", status=404)
+    return event
+
+
+def event_by_code(raw: str) -> Event:
+    code = normalize_short_code(raw)
+    if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
+        raise RelbuildError("bad_code", "An event code has 8 letters and digits, like K7QM-3XPA.", "code", status=404)
+    event = db.session.scalar(sa.select(Event).where(Event.join_code == code))
+    if event is None:
+        raise RelbuildError("event_unknown", "No event has this code. Check it against the poster.", "code",
+                            status=404)
+    return event
+
+
+def add_organizer(event: Event, email: str) -> User:
+    """Make the account with this email a co-organizer."""
+    user = find_user_by_email(normalize_email(email))
+    if user is None:
+        raise RelbuildError("no_account", "No account uses that email yet. Ask them to sign up first.", "email")
+    if db.session.get(EventOrganizer, (event.id, user.id)) is None:
+        db.session.add(EventOrganizer(event_id=event.id, user_id=user.id))
+        db.session.commit()
+    return user
+
+
+def organizers(event: Event) -> list[User]:
+    return list(db.session.scalars(sa.select(User).join(EventOrganizer, EventOrganizer.user_id == User.id)
+                                   .where(EventOrganizer.event_id == event.id).order_by(User.name)))
+
+
+def has_joined(user: User, event: Event) -> bool:
+    return db.session.get(EventAttendee, (event.id, user.id)) is not None
+
+
+def join_event(user: User, event: Event) -> bool:
+    """Join an event; True when newly joined (joining twice changes nothing)."""
+    if has_joined(user, event):
+        return False
+    db.session.add(EventAttendee(event_id=event.id, user_id=user.id))
+    db.session.commit()
+    return True
+
+
+def my_events(user: User) -> list[tuple[Event, bool, bool]]:
+    """(event, joined, organizing) for every event the user is part of, newest first."""
+    joined = set(db.session.scalars(sa.select(EventAttendee.event_id).where(EventAttendee.user_id == user.id)))
+    organizing = set(db.session.scalars(sa.select(EventOrganizer.event_id).where(EventOrganizer.user_id == user.id)))
+    ids = joined | organizing
+    if not ids:
+        return []
+    events = db.session.scalars(sa.select(Event).where(Event.id.in_(ids)).order_by(Event.starts_at.desc()))
+    return [(event, event.id in joined, event.id in organizing) for event in events]
+
+
+def event_at(author_id: int, met_at: datetime) -> int | None:
+    """The event the author joined that was on when they met someone (the latest to start), if any."""
+    return db.session.scalar(
+        sa.select(Event.id).join(EventAttendee, EventAttendee.event_id == Event.id)
+        .where(EventAttendee.user_id == author_id, Event.starts_at <= met_at + TAG_GRACE)
+        .where(Event.ends_at >= met_at - TAG_GRACE)
+        .order_by(Event.starts_at.desc()).limit(1)
+    )
+
+
+def local(event: Event, moment: datetime, viewer: User | None = None) -> datetime:
+    """A stored UTC time in the viewer's zone (the event's own zone for visitors)."""
+    from zoneinfo import ZoneInfo
+
+    target = zone(viewer) if viewer is not None else ZoneInfo(event.timezone)
+    return moment.replace(tzinfo=timezone.utc).astimezone(target)
+
+
+def local_input(event: Event, moment: datetime) -> str:
+    """A stored time as the event-zone value of a datetime-local field."""
+    return local(event, moment).strftime(LOCAL_FORMAT)
+
+
+def event_when(event: Event, viewer: User | None = None) -> str:
+    """'Sat 14 Mar 2026, 10:00–16:00 (Europe/Berlin)' in the viewer's zone (the event's for visitors)."""
+    start, end = local(event, event.starts_at, viewer), local(event, event.ends_at, viewer)
+    until = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%a %-d %b %Y, %H:%M")
+    return f"{start:%a %-d %b %Y, %H:%M}–{until} ({start.tzinfo.key})"
+
+
+def attendee_badges(event: Event, public_ids: set[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(name, headline, badge token, short code) of the attendees' current badges, by name."""
+    stmt = (sa.select(User.name, User.headline, Badge.token, Badge.short_code)
+            .join(EventAttendee, EventAttendee.user_id == User.id).join(Badge, Badge.user_id == User.id)
+            .where(EventAttendee.event_id == event.id, Badge.replaced_at.is_(None)).order_by(User.name, User.id))
+    if public_ids:
+        stmt = stmt.where(User.public_id.in_(public_ids))
+    return [tuple(row) for row in db.session.execute(stmt)]

@@ -1,0 +1,72 @@
+"""What organizers see after an event: aggregates only, never a note, never who met whom."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Event, EventAttendee, Note, User
+from .events import local
+
+MIN_GROUP = 5  # fewer active people than this: no breakdowns, so no one can be singled out
+
+
+@dataclass
+class Outcomes:
+    joined: int
+    active: int
+    notes: int
+    with_offer: int
+    followed_up: int
+    hours: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def broken_out(self) -> bool:
+        return self.active >= MIN_GROUP
+
+    def share(self, part: int) -> str:
+        return f"{round(100 * part / self.notes)}%" if self.notes else "–"
+
+
+def outcomes(event: Event) -> Outcomes:
+    """Counts for the dashboard, computed in the database."""
+    joined = db.session.scalar(sa.select(sa.func.count()).where(EventAttendee.event_id == event.id))
+    row = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(Note.author_id)), sa.func.count(),
+                  sa.func.count().filter(Note.offer != ""), sa.func.count().filter(Note.followed_up_at.is_not(None)))
+        .where(Note.event_id == event.id)
+    ).one()
+    result = Outcomes(joined=joined, active=row[0], notes=row[1], with_offer=row[2], followed_up=row[3])
+    if result.broken_out:
+        result.hours = notes_per_hour(event)
+    return result
+
+
+def notes_per_hour(event: Event) -> list[tuple[str, int]]:
+    """Notes written in each hour of the event, in the event's time zone."""
+    tz = ZoneInfo(event.timezone)
+    start = local(event, event.starts_at).replace(minute=0, second=0, microsecond=0)
+    end = local(event, event.ends_at)
+    slots: dict[datetime, int] = {}
+    slot = start
+    while slot < end and len(slots) < 24 * 14:
+        slots[slot] = 0
+        slot = (slot.astimezone(timezone.utc) + timedelta(hours=1)).astimezone(tz)
+    for (met_at,) in db.session.execute(sa.select(Note.met_at).where(Note.event_id == event.id)):
+        hour = met_at.replace(tzinfo=timezone.utc).astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        if hour in slots:
+            slots[hour] += 1
+    one_day = (end - start) < timedelta(days=1)
+    return [(f"{hour:%H}" if one_day else f"{hour:%a %H}", count) for hour, count in slots.items()]
+
+
+def attendee_rows(event: Event) -> list[tuple[User, datetime, bool]]:
+    """(person, joined at, wrote at least one note during the event) for the attendee export."""
+    active = sa.select(Note.author_id).where(Note.event_id == event.id).distinct().scalar_subquery()
+    stmt = (sa.select(User, EventAttendee.joined_at, User.id.in_(active))
+            .join(EventAttendee, EventAttendee.user_id == User.id)
+            .where(EventAttendee.event_id == event.id).order_by(User.name))
+    return [tuple(row) for row in db.session.execute(stmt)]
