@@ -3,7 +3,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .extensions import limiter, login_manager
-from .forms import ClaimForm, LoginForm, RegisterForm, show_error
+from .forms import ClaimForm, LoginForm, RegisterForm, run_form, show_error
 from .services import RelbuildError
 from .services.accounts import (authenticate, claim_account, end_session, load_session_user, register_user,
                                 start_session, user_for_claim)
@@ -107,17 +107,9 @@ def claim(token: str):
         return render_template("error.html", code=error.status, title="This invitation link does not work",
                                message=error.message), error.status
     form = ClaimForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = claim_account(token, form.password.data)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            _sign_in(user)
-            flash("Welcome! Check your profile, then show your badge at the event.", "success")
-            return redirect(url_for("profile.edit"))
-    elif form.is_submitted():
-        status = 422
-    return render_template("auth/claim.html", form=form, user=user), status
+    outcome = run_form(form, lambda: claim_account(token, form.password.data))
+    if outcome.ok:
+        _sign_in(outcome.value)
+        flash("Welcome! Check your profile, then show your badge at the event.", "success")
+        return redirect(url_for("profile.edit"))
+    return render_template("auth/claim.html", form=form, user=user), outcome.status

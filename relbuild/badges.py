@@ -3,7 +3,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_login import current_user, login_required
 
 from .extensions import limiter
-from .forms import ConnectForm, NoteForm, show_error
+from .forms import ConnectForm, NoteForm, run_form
 from .services import RelbuildError
 from .services.badges import badge_by_short_code, badge_by_token, format_short_code, qr_png, qr_svg, replace_badge
 from .services.notes import coach_note, note_about, save_note
@@ -57,18 +57,10 @@ def replace():
 @limiter.limit("60/minute", methods=["POST"])
 def connect():
     form = ConnectForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            badge = badge_by_short_code(form.code.data)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = error.status if error.status != 400 else 422
-        else:
-            return redirect(url_for("badges.person", token=badge.token))
-    elif form.is_submitted():
-        status = 422
-    return render_template("badges/connect.html", form=form), status
+    outcome = run_form(form, lambda: badge_by_short_code(form.code.data))
+    if outcome.ok:
+        return redirect(url_for("badges.person", token=outcome.value.token))
+    return render_template("badges/connect.html", form=form), outcome.status
 
 
 @bp.route("/c/<token>", methods=["GET", "POST"])
@@ -94,17 +86,9 @@ def note_page(subject, template: str, here: str, context: dict):
     """Show and save the viewer's one note about `subject` (shared by badge links and person pages)."""
     note = note_about(current_user, subject)
     form = NoteForm(obj=note)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            note, _ = save_note(current_user, subject, form.body.data, form.offer.data or "")
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            hint = coach_note(note.body)
-            flash(f"Note about {subject.name} saved." + (f" Tip: {hint}" if hint else ""), "hint" if hint else "success")
-            return redirect(here)
-    elif form.is_submitted():
-        status = 422
-    return render_template(template, form=form, note=note, action=here, **context), status
+    outcome = run_form(form, lambda: save_note(current_user, subject, form.body.data, form.offer.data or ""))
+    if outcome.ok:
+        hint = coach_note(outcome.value[0].body)
+        flash(f"Note about {subject.name} saved." + (f" Tip: {hint}" if hint else ""), "hint" if hint else "success")
+        return redirect(here)
+    return render_template(template, form=form, note=note, action=here, **context), outcome.status

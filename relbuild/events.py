@@ -8,11 +8,11 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 
 from .extensions import limiter
-from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, show_error
+from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, run_form, show_error
 from .services import RelbuildError
 from .services.badges import format_short_code
-from .services.events import (add_organizer, attendee_badges, create_event, event_by_code, event_for, event_when, has_joined,
-                              is_organizer, join_event, local_input, my_events, organizers, update_event)
+from .services.events import (add_organizer, attendee_badges, create_event, event_by_code, event_for, event_when,
+                              has_joined, is_organizer, join_event, local_input, my_events, organizers, update_event)
 from .services.imports import confirm, import_for, preview, summary_of
 from .services.outcomes import MIN_GROUP, attendee_rows, outcomes
 from .services.printing import badge_sheet, poster
@@ -49,19 +49,11 @@ def new():
     form = EventForm()
     if request.method == "GET":
         form.timezone.data = current_user.timezone
-    status = 200
-    if form.validate_on_submit():
-        try:
-            event = _save_event(form)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            flash("Event created. Print the poster so people can join.", "success")
-            return redirect(url_for("events.show", event_id=event.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("events/form.html", form=form, event=None), status
+    outcome = run_form(form, lambda: _save_event(form))
+    if outcome.ok:
+        flash("Event created. Print the poster so people can join.", "success")
+        return redirect(url_for("events.show", event_id=outcome.value.id))
+    return render_template("events/form.html", form=form, event=None), outcome.status
 
 
 @bp.route("/events/<int:event_id>")
@@ -82,19 +74,11 @@ def edit(event_id: int):
     form = EventForm(obj=event)
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = local_input(event, event.starts_at), local_input(event, event.ends_at)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            _save_event(form, event)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            flash("Event saved.", "success")
-            return redirect(url_for("events.show", event_id=event.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("events/form.html", form=form, event=event), status
+    outcome = run_form(form, lambda: _save_event(form, event))
+    if outcome.ok:
+        flash("Event saved.", "success")
+        return redirect(url_for("events.show", event_id=event.id))
+    return render_template("events/form.html", form=form, event=event), outcome.status
 
 
 @bp.route("/events/<int:event_id>/organizers", methods=["POST"])
@@ -209,19 +193,12 @@ def _cell(text: str) -> str:
 def import_upload(event_id: int):
     event = _event_or_error(event_id, organizer=True)
     form = ImportForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            batch = preview(event, current_user, form.file.data.read())
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            return render_template("events/import_preview.html", event=event, batch=batch,
-                                   counts=summary_of(batch.rows), problems=[r for r in batch.rows if r["problems"]])
-    elif form.is_submitted():
-        status = 422
-    return render_template("events/import.html", event=event, form=form), status
+    outcome = run_form(form, lambda: preview(event, current_user, form.file.data.read()))
+    if outcome.ok:
+        batch = outcome.value
+        return render_template("events/import_preview.html", event=event, batch=batch,
+                               counts=summary_of(batch.rows), problems=[r for r in batch.rows if r["problems"]])
+    return render_template("events/import.html", event=event, form=form), outcome.status
 
 
 @bp.route("/events/<int:event_id>/import/<import_id>", methods=["POST"])

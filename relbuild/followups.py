@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .extensions import csrf, db
-from .forms import PromptSettingsForm, show_error
+from .forms import PromptSettingsForm, run_form
 from .models import Prompt, User
 from .services import RelbuildError
 from .services.followups import followups_for, mark_done, prompt_of, snooze, unsubscribe as stop_emails
@@ -20,20 +20,13 @@ DONE_MESSAGES = {"done": "Marked as followed up. Nicely done.", "snooze": "We wi
 @login_required
 def index():
     form = PromptSettingsForm(obj=current_user)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            update_settings(current_user, email_prompts=form.email_prompts.data, prompt_hour=form.prompt_hour.data)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            flash("Follow-up settings saved.", "success")
-            return redirect(url_for("followups.index"))
-    elif form.is_submitted():
-        status = 422
+    outcome = run_form(form, lambda: update_settings(current_user, email_prompts=form.email_prompts.data,
+                                                     prompt_hour=form.prompt_hour.data))
+    if outcome.ok:
+        flash("Follow-up settings saved.", "success")
+        return redirect(url_for("followups.index"))
     due, upcoming = followups_for(current_user)
-    return render_template("followups/index.html", due=due, upcoming=upcoming, form=form), status
+    return render_template("followups/index.html", due=due, upcoming=upcoming, form=form), outcome.status
 
 
 @bp.route("/followups/<int:prompt_id>/<any(done, snooze):action>", methods=["POST"])

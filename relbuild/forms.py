@@ -1,4 +1,7 @@
 """Flask-WTF forms: every POST carries csrf_token. Domain rules are checked in services."""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
@@ -48,6 +51,30 @@ class NoteForm(FlaskForm):
 class ConnectForm(FlaskForm):
     code = StringField("Badge code", validators=[DataRequired("Type the code printed under their QR."),
                                                   Length(max=32, message="A badge code has 8 letters and digits.")])
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    value: object = None
+    status: int = 200
+
+
+def run_form(form: FlaskForm, action: Callable[[], object]) -> Outcome:
+    """Validate a posted form and run the service call; a refusal lands next to its field.
+
+    `ok` only when the form was posted, valid and the service accepted it; `status` is what to
+    render the form again with otherwise (200 for a first view, 422 or the error's own status).
+    """
+    if not form.is_submitted():
+        return Outcome(False)
+    if not form.validate():
+        return Outcome(False, status=422)
+    try:
+        return Outcome(True, action())
+    except RelbuildError as error:
+        show_error(form, error)
+        return Outcome(False, status=422 if error.status == 400 else error.status)
 
 
 def show_error(form: FlaskForm, error: RelbuildError) -> None:

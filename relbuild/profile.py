@@ -1,10 +1,9 @@
 """The short, genuine profile."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from .auth import safe_next
-from .forms import ProfileForm, show_error
-from .services import RelbuildError
+from .forms import ProfileForm, run_form
 from .services.profiles import SUGGESTED_VALUES, update_profile
 
 bp = Blueprint("profile", __name__)
@@ -16,19 +15,12 @@ def edit():
     form = ProfileForm(obj=current_user)
     if request.method == "GET":
         form.values.data = ", ".join(current_user.values or [])
-    status = 200
-    if form.validate_on_submit():
-        try:
-            update_profile(current_user, name=form.name.data, headline=form.headline.data, values=form.values.data,
-                           can_help_with=form.can_help_with.data, looking_for=form.looking_for.data,
-                           timezone=form.timezone.data, share_email=form.share_email.data)
-        except RelbuildError as error:
-            show_error(form, error)
-            status = 422
-        else:
-            flash("Profile saved.", "success")
-            return redirect(safe_next("badges.mine"))
-    elif form.is_submitted():
-        status = 422
+    outcome = run_form(form, lambda: update_profile(
+        current_user, name=form.name.data, headline=form.headline.data, values=form.values.data,
+        can_help_with=form.can_help_with.data, looking_for=form.looking_for.data, timezone=form.timezone.data,
+        share_email=form.share_email.data))
+    if outcome.ok:
+        flash("Profile saved.", "success")
+        return redirect(safe_next("badges.mine"))
     return render_template("profile/edit.html", form=form, suggestions=SUGGESTED_VALUES,
-                           next=request.values.get("next", "")), status
+                           next=request.values.get("next", "")), outcome.status

@@ -12,7 +12,7 @@ import zxingcpp
 from pypdf import PdfReader
 
 from relbuild.extensions import db
-from relbuild.models import Event, EventAttendee, Note, Prompt, User
+from relbuild.models import Event, EventAttendee, Prompt, User
 from relbuild.services.events import create_event, join_event
 from relbuild.services.notes import save_note
 

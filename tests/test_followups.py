@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from relbuild.extensions import db
 from relbuild.models import Note, Prompt, User
-from relbuild.services.delivery import send_due
 
 MET = datetime(2026, 11, 29, 14, 0)  # a Sunday, 15:00 in Berlin
 NOTE = 'Building a <b>bike-sharing</b> app & asked how to "recruit" riders for tests.'

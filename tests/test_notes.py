@@ -181,7 +181,8 @@ def test_visitor_posting_a_note_is_sent_to_log_in(app, client, make_user):
 def test_met_time_is_shown_in_the_viewers_time_zone(app, client, make_user, login):
     author, subject = make_user(timezone="Asia/Tokyo"), make_user()
     with app.app_context():
-        db.session.add(Note(author_id=author.id, subject_id=subject.id, body=BODY, met_at=datetime(2026, 11, 2, 23, 30)))
+        db.session.add(Note(author_id=author.id, subject_id=subject.id, body=BODY,
+                            met_at=datetime(2026, 11, 2, 23, 30)))
         db.session.commit()
     login(client, author)
     assert "3 Nov 2026, 08:30" in client.get("/people").data.decode()
