@@ -74,6 +74,7 @@ def test_five_notes_offline_sync_exactly_once_when_back_online(app, live_server,
     page = context.new_page()
     sign_in(page, live_server, me)
     page.goto(f"{live_server}/c/{people[0].token}")  # seen once online: the name is remembered
+    page.wait_for_function("t => RelbuildOutbox.person(t).then(p => !!p)", arg=people[0].token)
     context.set_offline(True)
     for n, person in enumerate(people):
         page.goto(f"{live_server}/c/{person.token}")  # what the phone camera opens, served by the service worker
