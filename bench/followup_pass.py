@@ -293,7 +293,7 @@ def main() -> int:
     print(f"CPU during the pass: sender (this process) {cpu_self / elapsed:.2f} cores, "
           f"SMTP server {cpu_smtp / elapsed:.2f} cores, PostgreSQL {cpu_db / elapsed:.2f} cores, "
           f"other processes {cpu_other / elapsed:.2f} cores")
-    if cpu_other / elapsed > 0.1:
+    if cpu_other / elapsed > 0.25:
         print("warning: other processes used CPU during the pass: the rate is low; run again on a quiet machine")
     print(f"rate: {rate:,.0f} messages/s (budget >= {BUDGET:g}): {'PASS' if rate >= BUDGET else 'MISS'}")
     if profile:

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from ..extensions import db
 from ..models import AttendeeImport, Event, EventAttendee, Prompt, User, utcnow
 from .accounts import create_invited
-from .badges import issue_badge
+from .badges import issue_badges
 from .errors import RelbuildError
 from .followups import INVITATION
 
@@ -133,8 +133,7 @@ def confirm(batch: AttendeeImport) -> dict:
             created.append(user)
             existing[row["email"]] = user
     db.session.flush()
-    for user in created:
-        issue_badge(user)
+    issue_badges([user.id for user in created])
     attending = _attending(event, [u.id for u in existing.values()])
     added = [u for u in existing.values() if u.id not in attending]
     now = utcnow()

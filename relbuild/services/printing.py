@@ -10,6 +10,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.pathobject import PDFPathObject
 
 from .badges import format_short_code, qr_matrix
 from .errors import RelbuildError
@@ -39,35 +40,39 @@ def page_size(name: str):
 
 
 @lru_cache(maxsize=4096)
-def _qr_runs(data: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
-    """The QR code as (size, horizontal runs of dark modules (x, y, length)), cached per link."""
+def _qr_path(data: str) -> tuple[int, PDFPathObject]:
+    """The dark modules of a QR code as one PDF path in module units (y up), cached per link.
+
+    Building and formatting the path is most of a badge's cost; a sheet printed again reuses it.
+    """
     matrix = qr_matrix(data)
-    runs = []
+    size = len(matrix)
+    path = PDFPathObject()
     for y, row in enumerate(matrix):
         x = 0
-        while x < len(row):
+        while x < size:
             if row[x]:
                 start = x
-                while x < len(row) and row[x]:
+                while x < size and row[x]:
                     x += 1
-                runs.append((start, y, x - start))
+                path.rect(start, size - y - 1, x - start, 1)
             else:
                 x += 1
-    return len(matrix), tuple(runs)
+    path.getCode()
+    return size, path
 
 
 def draw_qr(canvas: Canvas, data: str, x: float, y: float, size: float) -> None:
-    """A QR code, quiet zone included, as one filled path with its bottom-left corner at (x, y)."""
-    modules, runs = _qr_runs(data)
-    unit = size / modules
+    """A QR code, quiet zone included, black on white, with its bottom-left corner at (x, y)."""
+    modules, path = _qr_path(data)
     canvas.setFillColorRGB(1, 1, 1)
     canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.saveState()
+    canvas.translate(x, y)
+    canvas.scale(size / modules, size / modules)
     canvas.setFillColorRGB(0, 0, 0)
-    path = canvas.beginPath()
-    top = y + size
-    for mx, my, length in runs:
-        path.rect(x + mx * unit, top - (my + 1) * unit, length * unit, unit)
     canvas.drawPath(path, stroke=0, fill=1)
+    canvas.restoreState()
 
 
 def _fit(canvas: Canvas, text: str, font: str, largest: float, width: float, smallest: float = 9) -> float:
