@@ -32,10 +32,12 @@ def _database_url(instance_path: Path) -> str:
 def from_environment(instance_path: Path) -> dict:
     """Build the Flask config mapping from environment variables."""
     base_url = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    database_url = _database_url(instance_path)
     return {
         "SECRET_KEY": _secret_key(instance_path),
-        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        # A server connection can drop between requests; a local SQLite file cannot (and the ping costs a query).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "BASE_URL": base_url,
         "PREFERRED_URL_SCHEME": "https" if base_url.startswith("https://") else "http",
         "SESSION_COOKIE_HTTPONLY": True,

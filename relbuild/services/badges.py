@@ -9,6 +9,7 @@ from functools import lru_cache
 import qrcode
 import sqlalchemy as sa
 from qrcode.constants import ERROR_CORRECT_M
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Badge, User, utcnow
@@ -75,7 +76,8 @@ def badge_by_token(token: str, *, allow_replaced: bool = False) -> Badge:
 
     `allow_replaced` accepts a retired badge too: a note written offline before the owner replaced it.
     """
-    badge = db.session.scalar(sa.select(Badge).where(Badge.token == token)) if len(token) <= 64 else None
+    badge = db.session.scalar(sa.select(Badge).options(joinedload(Badge.user)).where(Badge.token == token)) \
+        if len(token) <= 64 else None
     if badge is None:
         raise RelbuildError("badge_unknown", "There is no badge with this link.", status=404)
     if badge.replaced_at is not None and not allow_replaced:

@@ -63,7 +63,8 @@ def schedule_for_note(note: Note, *, created: bool, now: datetime | None = None)
                  group_key=f"digest:{author.id}:{met_day.isoformat()}")
         _add(author, note, RECONNECT, at_prompt_hour(author, met_day + timedelta(days=RECONNECT_DAYS)))
     offer_open = bool(note.offer) and note.offer_done_at is None
-    has_check = db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
+    # A new note has no prompts yet; an edited one may have an offer check waiting.
+    has_check = not created and db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
     if offer_open and not has_check:
         # An offer added later is checked a week after it was made, not in the past.
         start = max(local_date(author, note.followed_up_at or note.met_at), local_date(author, now or utcnow()))
