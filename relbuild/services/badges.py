@@ -112,26 +112,32 @@ def qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(row) for row in qr.get_matrix())
 
 
-def qr_svg(data: str) -> str:
-    """A crisp, high-contrast QR code as SVG: black modules on white, with the quiet zone."""
+def qr_runs(data: str) -> tuple[int, list[tuple[int, int, int]]]:
+    """(size, dark runs as (x, y, length) row by row from the top): what the SVG and PDF draw."""
     matrix = qr_matrix(data)
-    size = len(matrix)
     runs = []
     for y, row in enumerate(matrix):
         x = 0
-        while x < size:
+        while x < len(row):
             if row[x]:
                 start = x
-                while x < size and row[x]:
+                while x < len(row) and row[x]:
                     x += 1
-                runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+                runs.append((start, y, x - start))
             else:
                 x += 1
+    return len(matrix), runs
+
+
+def qr_svg(data: str) -> str:
+    """A crisp, high-contrast QR code as SVG: black modules on white, with the quiet zone."""
+    size, runs = qr_runs(data)
+    path = "".join(f"M{x} {y}h{length}v1h-{length}z" for x, y, length in runs)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
         f'shape-rendering="crispEdges" role="img" aria-label="QR code">'
         f'<rect width="{size}" height="{size}" fill="#fff"/>'
-        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+        f'<path fill="#000" d="{path}"/></svg>'
     )
 
 

@@ -12,7 +12,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.pathobject import PDFPathObject
 
-from .badges import format_short_code, qr_matrix
+from .badges import format_short_code, qr_runs
 from .errors import RelbuildError
 
 PAGE_SIZES = {"a4": A4, "letter": LETTER}
@@ -45,19 +45,10 @@ def _qr_path(data: str) -> tuple[int, PDFPathObject]:
 
     Building and formatting the path is most of a badge's cost; a sheet printed again reuses it.
     """
-    matrix = qr_matrix(data)
-    size = len(matrix)
+    size, runs = qr_runs(data)
     path = PDFPathObject()
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < size:
-            if row[x]:
-                start = x
-                while x < size and row[x]:
-                    x += 1
-                path.rect(start, size - y - 1, x - start, 1)
-            else:
-                x += 1
+    for x, y, length in runs:
+        path.rect(x, size - y - 1, length, 1)
     path.getCode()
     return size, path
 
