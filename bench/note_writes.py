@@ -269,10 +269,11 @@ async def drive(run: Run, port: int, clients: list[Client], tokens: list[str], s
                 run.errors.append(f"HTTP {status} {headers.get('location', '')}")
             else:
                 run.latencies.append(elapsed)
-                if creates:
-                    run.creates += 1
-                else:
-                    run.edits += 1
+                if expect_status == 302:  # the real app: count what the write did
+                    if creates:
+                        run.creates += 1
+                    else:
+                        run.edits += 1
             if headers.get("connection", "").lower() == "close":
                 writer.close()
                 writer = None
