@@ -197,7 +197,7 @@ def seed(count: int) -> None:
     db.session.flush()
     with db.session.no_autoflush:
         for note in notes:
-            schedule_for_note(note, created=True, now=MET_AT)
+            schedule_for_note(note, created=True)
     db.session.commit()
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -22,8 +23,6 @@ def _parse_local(value: str, tz: str, field: str) -> datetime:
         local = datetime.strptime((value or "").strip(), LOCAL_FORMAT)
     except ValueError:
         raise RelbuildError("bad_time", "Pick a date and time, like 2026-03-14T10:00.", field)
-    from zoneinfo import ZoneInfo
-
     return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -152,8 +151,6 @@ def event_at(author_id: int, met_at: datetime) -> int | None:
 
 def local(event: Event, moment: datetime, viewer: User | None = None) -> datetime:
     """A stored UTC time in the viewer's zone (the event's own zone for visitors)."""
-    from zoneinfo import ZoneInfo
-
     target = zone(viewer) if viewer is not None else ZoneInfo(event.timezone)
     return moment.replace(tzinfo=timezone.utc).astimezone(target)
 

@@ -49,7 +49,7 @@ def _cancel(note: Note, *kinds: str) -> None:
                                                Prompt.status == "pending").values(status="cancelled"))
 
 
-def schedule_for_note(note: Note, *, created: bool, now: datetime | None = None) -> None:
+def schedule_for_note(note: Note, *, created: bool) -> None:
     """Keep a note's prompts in step with it after it is written or edited (the caller commits)."""
     author = db.session.get(User, note.author_id)
     met_day = local_date(author, note.met_at)
@@ -66,8 +66,9 @@ def schedule_for_note(note: Note, *, created: bool, now: datetime | None = None)
     # A new note has no prompts yet; an edited one may have an offer check waiting.
     has_check = not created and db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
     if offer_open and not has_check:
-        # An offer added later is checked a week after it was made, not in the past.
-        start = max(local_date(author, note.followed_up_at or note.met_at), local_date(author, now or utcnow()))
+        # A week after meeting; an offer added later is checked a week after it was made, not in the past.
+        start = met_day if created else max(local_date(author, note.followed_up_at or note.met_at),
+                                            local_date(author, utcnow()))
         _add(author, note, OFFER_CHECK, at_prompt_hour(author, start + timedelta(days=OFFER_CHECK_DAYS)))
     elif not offer_open and has_check:
         _cancel(note, OFFER_CHECK)
