@@ -38,7 +38,11 @@ class User(db.Model):
     share_email: Mapped[bool] = mapped_column(default=False)
     email_prompts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     prompt_hour: Mapped[int] = mapped_column(default=9, server_default="9")
+    # The secret in the private calendar feed's URL; None when the feed is off.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A deleted account stays as an empty row so that notes others wrote about it keep their person.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     badges: Mapped[list["Badge"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
