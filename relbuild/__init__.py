@@ -49,9 +49,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side rows; see services.accounts
 
-    from . import api, auth, badges, cli, events, followups, pages, people, profile, pwa, scan, web
+    from . import account, api, auth, badges, cli, events, followups, pages, people, profile, pwa, scan, web
 
-    for module in (auth, profile, badges, people, followups, events, api, pwa, scan, pages):
+    for module in (auth, profile, account, badges, people, followups, events, api, pwa, scan, pages):
         app.register_blueprint(module.bp)
     web.init_app(app)
     cli.init_app(app)

@@ -3,10 +3,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .extensions import limiter, login_manager
-from .forms import ClaimForm, LoginForm, RegisterForm, run_form, show_error
+from .forms import ClaimForm, ForgotPasswordForm, LoginForm, RegisterForm, run_form, show_error
 from .services import RelbuildError
 from .services.accounts import (authenticate, claim_account, end_session, load_session_user, register_user,
-                                start_session, user_for_claim)
+                                request_password_reset, reset_password as set_password_from_link, start_session,
+                                user_for_claim, user_for_reset)
 
 bp = Blueprint("auth", __name__)
 
@@ -113,3 +114,31 @@ def claim(token: str):
         flash("Welcome! Check your profile, then show your badge at the event.", "success")
         return redirect(url_for("profile.edit"))
     return render_template("auth/claim.html", form=form, user=user), outcome.status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+@limiter.limit("5/hour", methods=["POST"], key_func=_form_email)
+def forgot_password():
+    form = ForgotPasswordForm()
+    outcome = run_form(form, lambda: request_password_reset(form.email.data))
+    if outcome.ok:
+        # The same answer whether or not the address has an account.
+        return render_template("auth/forgot_sent.html", email=form.email.data)
+    return render_template("auth/forgot.html", form=form), outcome.status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def reset_password(token: str):
+    try:
+        user = user_for_reset(token)
+    except RelbuildError as error:
+        return render_template("auth/reset_invalid.html", error=error), error.status
+    form = ClaimForm()
+    outcome = run_form(form, lambda: set_password_from_link(token, form.password.data))
+    if outcome.ok:
+        _sign_in(outcome.value)
+        flash("Your password was changed, and every other device was signed out.", "success")
+        return redirect(url_for("people.index"))
+    return render_template("auth/reset.html", form=form, user=user), outcome.status

@@ -2,9 +2,11 @@
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from .account import reauth_limit
 from .extensions import limiter
-from .forms import ConnectForm, NoteForm, run_form
+from .forms import ConfirmPasswordForm, ConnectForm, NoteForm, run_form
 from .services import RelbuildError
+from .services.accounts import confirm_password
 from .services.badges import badge_by_short_code, badge_by_token, format_short_code, qr_png, qr_svg, replace_badge
 from .services.notes import coach_note, note_about, save_note
 from .services.profiles import values_for_viewer
@@ -28,9 +30,13 @@ def _qr_response(body, mimetype: str, extension: str) -> Response:
 @bp.route("/badge")
 @login_required
 def mine():
+    return _mine_page(ConfirmPasswordForm())
+
+
+def _mine_page(replace_form: ConfirmPasswordForm, status: int = 200):
     badge = current_user.current_badge
-    return render_template("badges/mine.html", badge=badge, link=badge_link(badge),
-                           short_code=format_short_code(badge.short_code))
+    return render_template("badges/mine.html", badge=badge, link=badge_link(badge), replace_form=replace_form,
+                           short_code=format_short_code(badge.short_code)), status
 
 
 @bp.route("/badge/qr.svg")
@@ -47,10 +53,14 @@ def qr_as_png():
 
 @bp.route("/badge/replace", methods=["POST"])
 @login_required
+@reauth_limit
 def replace():
-    replace_badge(current_user)
-    flash("Your badge was replaced. The old QR code and code no longer work.", "success")
-    return redirect(url_for("badges.mine"))
+    form = ConfirmPasswordForm()
+    outcome = run_form(form, lambda: confirm_password(current_user, form.password.data) or replace_badge(current_user))
+    if outcome.ok:
+        flash("Your badge was replaced. The old QR code and code no longer work.", "success")
+        return redirect(url_for("badges.mine"))
+    return _mine_page(form, outcome.status)
 
 
 @bp.route("/connect", methods=["GET", "POST"])

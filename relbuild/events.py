@@ -16,6 +16,7 @@ from .services.events import (add_organizer, attendee_badges, create_event, even
 from .services.imports import confirm, import_for, preview, summary_of
 from .services.outcomes import MIN_GROUP, attendee_rows, outcomes
 from .services.printing import badge_sheet, poster
+from .services.spreadsheets import safe_cell
 
 bp = Blueprint("events", __name__)
 
@@ -177,15 +178,11 @@ def attendees_csv(event_id: int):
     writer = csv.writer(out)
     writer.writerow(["name", "email", "joined", "active"])
     for user, joined_at, active in attendee_rows(event):
-        writer.writerow([_cell(user.name), _cell(user.email), local_input(event, joined_at), "yes" if active else "no"])
+        writer.writerow([safe_cell(user.name), safe_cell(user.email), local_input(event, joined_at),
+                         "yes" if active else "no"])
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="attendees-{event.join_code}.csv"'
     return response
-
-
-def _cell(text: str) -> str:
-    # Spreadsheets run cells starting with these as formulas.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @bp.route("/events/<int:event_id>/import", methods=["GET", "POST"])

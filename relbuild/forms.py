@@ -118,3 +118,35 @@ class ImportForm(FlaskForm):
 
 class ClaimForm(FlaskForm):
     password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+
+
+def _password_again():
+    return PasswordField("Your password", validators=[DataRequired("Enter your password to confirm."),
+                                                      Length(max=256)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password."),
+                                                                      Length(max=256)])
+    new_password = PasswordField("New password", validators=[DataRequired("Choose a new password."),
+                                                              Length(max=256)])
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField("New email", validators=[DataRequired("Enter the new address."), Length(max=254)])
+    password = _password_again()
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """A sensitive action (replacing the badge) asks for the password again."""
+    password = _password_again()
+
+
+class DeleteAccountForm(FlaskForm):
+    password = _password_again()
+    confirm = StringField("Type DELETE to confirm", validators=[DataRequired("Type DELETE to confirm."),
+                                                                Length(max=32)])

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from relbuild.extensions import db
 from relbuild.models import Note, NoteWrite, Prompt
+from tests.conftest import PASSWORD
 
 BODY = "Talked about her robotics club; she needs a mentor for the regional finals."
 
@@ -130,7 +131,7 @@ def test_a_meeting_is_never_in_the_future(app, api, make_user):
 def test_a_badge_replaced_after_an_offline_scan_still_takes_the_note(app, api, client, make_user, login):
     person = make_user(name="Bea")
     owner = login(app.test_client(), person)
-    owner.submit("/badge/replace")
+    assert owner.submit("/badge/replace", {"password": PASSWORD}).status_code == 302
     assert api(badge=person.token, body=BODY).status_code == 201
 
 

@@ -11,6 +11,7 @@ from relbuild.extensions import db
 from relbuild.models import Badge
 from relbuild.services import RelbuildError
 from relbuild.services.badges import SHORT_CODE_ALPHABET, badge_by_short_code, normalize_short_code
+from tests.conftest import PASSWORD
 
 
 def test_badge_page_shows_link_code_and_qr(client, make_user, login):
@@ -52,7 +53,9 @@ def test_qr_svg_is_black_on_white_with_quiet_zone(client, make_user, login):
 def test_replacing_the_badge_retires_the_old_link_and_code(client, make_user, login):
     owner, visitor = make_user(name="Owner"), make_user()
     login(client, owner)
-    assert client.submit("/badge/replace").status_code == 302
+    assert client.submit("/badge/replace", {"password": "wrong password!"}).status_code == 422
+    assert client.get("/badge").data.decode().count(owner.token) >= 1  # a wrong password changes nothing
+    assert client.submit("/badge/replace", {"password": PASSWORD}).status_code == 302
     page = client.get("/badge").data.decode()
     assert owner.token not in page and owner.short_code not in page
 

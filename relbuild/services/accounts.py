@@ -1,16 +1,19 @@
 """Accounts: sign-up, password checks, sign-in sessions."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 from functools import lru_cache
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from ..extensions import db
-from ..models import LoginSession, User
+from ..models import LoginSession, Prompt, User, utcnow
 from .badges import issue_badge
 from .errors import RelbuildError
 
@@ -79,7 +82,9 @@ def register_user(name: str, email: str, password: str, timezone: str = "UTC") -
 
 
 UNCLAIMED = "!unclaimed"  # an account an organizer made: nobody can log in until it is claimed
+DELETED = "!deleted"  # a deleted account's empty row
 CLAIM_MAX_AGE = 14 * 24 * 3600
+RESET_MAX_AGE = 3600
 
 
 def create_invited(name: str, email: str, headline: str = "") -> User:
@@ -89,47 +94,130 @@ def create_invited(name: str, email: str, headline: str = "") -> User:
     return user
 
 
-def _claim_serializer():
-    from flask import current_app
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="claim-account")
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose)
 
 
 def _fingerprint(user: User) -> str:
-    # Changes when the password is set, so a claim link works once.
-    import hashlib
-
+    # Changes whenever the password is set, so claim and reset links work once.
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
+def _account_token(user: User, purpose: str) -> str:
+    return _serializer(purpose).dumps({"u": user.public_id, "f": _fingerprint(user)})
+
+
+def _user_for_token(token: str, purpose: str, max_age: int) -> User | None:
+    """The account a signed link is for, while its password is unchanged; None when used; raises on expiry/forgery."""
+    data = _serializer(purpose).loads(token, max_age=max_age)
+    user = db.session.scalar(sa.select(User).where(User.public_id == str(data.get("u"))))
+    if user is None or user.password_hash == DELETED or _fingerprint(user) != data.get("f"):
+        return None
+    return user
+
+
 def claim_token(user: User) -> str:
-    return _claim_serializer().dumps({"u": user.public_id, "f": _fingerprint(user)})
+    return _account_token(user, "claim-account")
 
 
 def user_for_claim(token: str) -> User:
     """The unclaimed account a claim link is for; RelbuildError when expired, used or forged."""
-    from itsdangerous import BadSignature, SignatureExpired
-
     try:
-        data = _claim_serializer().loads(token, max_age=CLAIM_MAX_AGE)
+        user = _user_for_token(token, "claim-account", CLAIM_MAX_AGE)
     except SignatureExpired:
         raise RelbuildError("claim_expired", "This invitation link has expired. Ask the organizer for a new one.",
                             status=410)
     except BadSignature:
         raise RelbuildError("claim_invalid", "This invitation link is not valid.", status=404)
-    user = db.session.scalar(sa.select(User).where(User.public_id == data.get("u")))
-    if user is None or user.password_hash != UNCLAIMED or _fingerprint(user) != data.get("f"):
+    if user is None or user.password_hash != UNCLAIMED:
         raise RelbuildError("claim_used", "This invitation was already used. Log in with your password.",
                             status=410)
     return user
 
 
+def reset_token(user: User) -> str:
+    return _account_token(user, "reset-password")
+
+
+def user_for_reset(token: str) -> User:
+    """The account a password-reset link is for; RelbuildError when expired, already used or forged."""
+    try:
+        user = _user_for_token(token, "reset-password", RESET_MAX_AGE)
+    except SignatureExpired:
+        raise RelbuildError("reset_expired", "This link has expired: links to reset a password last one hour. "
+                            "Ask for a new one below.", status=410)
+    except BadSignature:
+        raise RelbuildError("reset_invalid", "This link is not valid. Ask for a new one below.", status=404)
+    if user is None:
+        raise RelbuildError("reset_used", "This link was already used. Ask for a new one if you need to.", status=410)
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset email when an account has this address; the same silence either way (no enumeration)."""
+    from .followups import PASSWORD_RESET
+
+    try:
+        email = normalize_email(email)
+    except RelbuildError:
+        return
+    user = find_user_by_email(email)
+    if user is None or user.password_hash == DELETED:
+        return
+    waiting = sa.select(Prompt.id).where(Prompt.user_id == user.id, Prompt.kind == PASSWORD_RESET,
+                                         Prompt.status == "pending")
+    if db.session.scalar(waiting.limit(1)) is None:  # one email on its way is enough
+        now = utcnow()
+        db.session.add(Prompt(user_id=user.id, kind=PASSWORD_RESET, due_at=now, next_attempt_at=now))
+        db.session.commit()
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from a reset link (once) and end every session of the account."""
+    user = user_for_reset(token)
+    _set_password(user, password)
+    end_sessions(user)
+    db.session.commit()
+    return user
+
+
+def _set_password(user: User, password: str) -> None:
+    check_password_policy(password, email=user.email, name=user.name)
+    user.password_hash = hash_password(password)
+
+
+def confirm_password(user: User, password: str, field: str = "password") -> None:
+    """Ask for the password again before a sensitive change; RelbuildError when it is wrong."""
+    if not password or not check_password_hash(user.password_hash, password):
+        raise RelbuildError("wrong_password", "That is not your current password.", field)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the password after checking the current one; every other session ends."""
+    confirm_password(user, current, "current_password")
+    try:
+        _set_password(user, new)
+    except RelbuildError as error:
+        raise RelbuildError(error.code, error.message, "new_password")
+    end_sessions(user, keep=user.session_id)
+    db.session.commit()
+
+
+def change_email(user: User, new_email: str, password: str) -> None:
+    """Move the account to another address after checking the password."""
+    confirm_password(user, password)
+    email = normalize_email(new_email)
+    if email != user.email:
+        if find_user_by_email(email) is not None:
+            raise RelbuildError("email_taken", "Another account uses that address.", "email")
+        user.email = email
+    db.session.commit()
+
+
 def claim_account(token: str, password: str) -> User:
     """Set the first password of an invited account (once)."""
     user = user_for_claim(token)
-    check_password_policy(password, email=user.email, name=user.name)
-    user.password_hash = hash_password(password)
+    _set_password(user, password)
     if user.current_badge is None:
         issue_badge(user)
     db.session.commit()
@@ -143,7 +231,7 @@ def authenticate(email: str, password: str) -> User | None:
     except RelbuildError:
         email = ""
     user = find_user_by_email(email) if email else None
-    if user is None or user.password_hash == UNCLAIMED:
+    if user is None or user.password_hash in (UNCLAIMED, DELETED):
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
@@ -156,6 +244,12 @@ def start_session(user: User) -> User:
     db.session.commit()
     user.session_id = login_session.id
     return user
+
+
+def end_sessions(user: User, keep: str | None = None) -> None:
+    """Sign the user out everywhere (but in the session `keep`); the caller commits."""
+    ended = sa.delete(LoginSession).where(LoginSession.user_id == user.id)
+    db.session.execute(ended.where(LoginSession.id != keep) if keep else ended)
 
 
 def end_session(session_id: str | None) -> None:

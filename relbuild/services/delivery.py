@@ -23,9 +23,9 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
 from ..models import Note, Prompt, User, WorkerPass, utcnow
-from .accounts import claim_token
+from .accounts import claim_token, reset_token
 from .events import event_when
-from .followups import DIGEST, INVITATION, local_date
+from .followups import ACCOUNT_KINDS, DIGEST, INVITATION, PASSWORD_RESET, local_date
 from .links import action_token, unsubscribe_token
 
 BATCH = 500
@@ -104,6 +104,8 @@ def render_email(prompts: list[Prompt]):
     first = prompts[0]
     if first.kind == INVITATION:
         return render_invitation(first)
+    if first.kind == PASSWORD_RESET:
+        return render_password_reset(first)
     user: User = first.user
     items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
               "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
@@ -149,6 +151,17 @@ def render_invitation(prompt: Prompt):
     )
 
 
+def render_password_reset(prompt: Prompt):
+    """A link to choose a new password; it lasts an hour and works once."""
+    user = prompt.user
+    context = {"user": user, "reset": url_for("auth.reset_password", token=reset_token(user), _external=True)}
+    return build_message(
+        to=user.email, subject="Reset your Relbuild password", message_id=f"<reset.{prompt.id}@{mail_domain()}>",
+        text=render_template("email/password_reset.txt", **context),
+        html=render_template("email/password_reset.html", **context),
+    )
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
 
@@ -183,7 +196,7 @@ def send_due(now: datetime | None = None) -> PassResult:
         while prompts := _claim(now, token, utcnow(), lease):
             for group in _groups(prompts):
                 # Emails turned off, or already handled in the app: nothing to send (still shown in-app).
-                handled = [p for p in group if p.action or (p.kind != INVITATION and not p.user.email_prompts)]
+                handled = [p for p in group if p.action or (p.kind not in ACCOUNT_KINDS and not p.user.email_prompts)]
                 if handled:
                     _set(handled, token, status="skipped")
                     result.skipped += len(handled)

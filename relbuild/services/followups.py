@@ -17,7 +17,8 @@ from .errors import RelbuildError
 from .profiles import zone
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
-INVITATION = "invitation"
+INVITATION, PASSWORD_RESET = "invitation", "password_reset"
+ACCOUNT_KINDS = (INVITATION, PASSWORD_RESET)  # emails about the account itself: sent even with prompts off
 OFFER_CHECK_DAYS, RECONNECT_DAYS, SNOOZE_DAYS = 7, 30, 7
 OPEN = ("pending", "sending")
 

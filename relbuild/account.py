@@ -1,0 +1,106 @@
+"""My account: email, password, my data (export, calendar feed) and deleting it all."""
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+
+from .extensions import limiter
+from .forms import DeleteAccountForm, EmailChangeForm, PasswordChangeForm, run_form
+from .services import RelbuildError
+from .services.accounts import change_email, change_password
+from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_for_feed
+from .services.deletion import delete_account
+from .services.export import export_zip
+
+bp = Blueprint("account", __name__)
+
+# Sensitive changes ask for the password again; wrong guesses are limited per account, like logins.
+reauth_limit = limiter.shared_limit(
+    "10/5 minutes", scope="reauth", methods=["POST"], deduct_when=lambda response: response.status_code >= 400,
+    key_func=lambda: f"user:{getattr(current_user, 'id', None) or request.remote_addr}")
+
+
+def _page(status: int = 200, **forms):
+    forms = {"email_form": EmailChangeForm(prefix="email"), "password_form": PasswordChangeForm(prefix="password"),
+             "delete_form": DeleteAccountForm(prefix="delete"), **forms}
+    return render_template("account/index.html", **forms), status
+
+
+@bp.route("/account")
+@login_required
+def index():
+    return _page()
+
+
+@bp.route("/account/email", methods=["POST"])
+@login_required
+@reauth_limit
+def email():
+    form = EmailChangeForm(prefix="email")
+    outcome = run_form(form, lambda: change_email(current_user, form.email.data, form.password.data))
+    if outcome.ok:
+        flash(f"Your email is now {current_user.email}.", "success")
+        return redirect(url_for("account.index"))
+    return _page(outcome.status, email_form=form)
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+@reauth_limit
+def password():
+    form = PasswordChangeForm(prefix="password")
+    outcome = run_form(form, lambda: change_password(current_user, form.current_password.data,
+                                                     form.new_password.data))
+    if outcome.ok:
+        flash("Password changed. Every other device was signed out.", "success")
+        return redirect(url_for("account.index"))
+    return _page(outcome.status, password_form=form)
+
+
+@bp.route("/account/export.zip")
+@login_required
+@limiter.limit("10/minute")
+def export():
+    response = Response(export_zip(current_user), mimetype="application/zip")
+    response.headers["Content-Disposition"] = 'attachment; filename="relbuild-export.zip"'
+    return response
+
+
+@bp.route("/account/calendar", methods=["POST"])
+@login_required
+def calendar_on():
+    enable_feed(current_user)
+    flash("Your calendar link is ready. Any earlier link no longer works.", "success")
+    return redirect(url_for("account.index", _anchor="calendar"))
+
+
+@bp.route("/account/calendar/off", methods=["POST"])
+@login_required
+def calendar_off():
+    disable_feed(current_user)
+    flash("Calendar link turned off.", "success")
+    return redirect(url_for("account.index", _anchor="calendar"))
+
+
+@bp.route("/calendar/<token>.ics")
+@limiter.limit("60/minute")
+def calendar_feed(token: str):
+    try:
+        user = user_for_feed(token)
+    except RelbuildError as error:
+        return Response(error.message + "\n", status=error.status, mimetype="text/plain")
+    response = Response(feed_ics(user), mimetype="text/calendar")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/account/delete", methods=["POST"])
+@login_required
+@reauth_limit
+def delete():
+    form = DeleteAccountForm(prefix="delete")
+    outcome = run_form(form, lambda: delete_account(current_user, form.password.data, form.confirm.data))
+    if outcome.ok:
+        logout_user()
+        session.clear()
+        flash("Your account and your notes were deleted. Thank you for trying Relbuild.", "success")
+        return redirect(url_for("pages.home"))
+    return _page(outcome.status, delete_form=form)

@@ -1,0 +1,40 @@
+"""Deleting an account: what the person wrote goes, what others wrote about them stays theirs."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import (AttendeeImport, Badge, EventAttendee, EventOrganizer, LoginSession, Note, Prompt, User,
+                      utcnow)
+from .accounts import DELETED, confirm_password
+from .errors import RelbuildError
+from .followups import OFFER_CHECK, RECONNECT, REMINDER
+
+CONFIRM_WORD = "DELETE"
+DELETED_NAME = "Deleted account"
+
+
+def delete_account(user: User, password: str, confirm: str) -> None:
+    """Delete the account after the password and the typed confirmation, in one transaction.
+
+    Gone: my notes (with their history), every prompt addressed to me, my badges, sessions, event
+    memberships and uploads, my profile. Notes others wrote about me stay with their authors, under
+    an empty row that shows no profile; their pending nudges to contact me are cancelled.
+    """
+    confirm_password(user, password)
+    if confirm.strip().upper() != CONFIRM_WORD:
+        raise RelbuildError("confirm_delete", f"Type {CONFIRM_WORD} to confirm.", "confirm")
+    about_me = sa.select(Note.id).where(Note.subject_id == user.id).scalar_subquery()
+    db.session.execute(sa.update(Prompt).where(Prompt.note_id.in_(about_me), Prompt.status == "pending",
+                                               Prompt.kind.in_((OFFER_CHECK, RECONNECT, REMINDER)))
+                       .values(status="cancelled"))
+    for model, column in ((Prompt, Prompt.user_id), (Note, Note.author_id), (Badge, Badge.user_id),
+                          (LoginSession, LoginSession.user_id), (EventAttendee, EventAttendee.user_id),
+                          (EventOrganizer, EventOrganizer.user_id), (AttendeeImport, AttendeeImport.uploaded_by)):
+        db.session.execute(sa.delete(model).where(column == user.id))
+    user.name, user.email = DELETED_NAME, f"deleted-{user.public_id}@deleted.invalid"
+    user.password_hash = DELETED
+    user.headline = user.can_help_with = user.looking_for = ""
+    user.values, user.share_email, user.email_prompts, user.calendar_token = [], False, False, None
+    user.deleted_at = utcnow()
+    db.session.commit()
