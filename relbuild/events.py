@@ -72,7 +72,8 @@ def show(event_id: int):
 @login_required
 def edit(event_id: int):
     event = _event_or_error(event_id, organizer=True)
-    form = EventForm(obj=event)
+    # Only a first view starts from the stored event: a posted form must not fall back to its datetimes.
+    form = EventForm(obj=event if request.method == "GET" else None)
     if request.method == "GET":
         form.starts_at.data, form.ends_at.data = local_input(event, event.starts_at), local_input(event, event.ends_at)
     outcome = run_form(form, lambda: _save_event(form, event))

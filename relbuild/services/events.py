@@ -81,9 +81,12 @@ def event_for(user: User, event_id: int, *, organizer: bool = False) -> Event:
     event = db.session.get(Event, event_id)
     if event is None:
         raise RelbuildError("event_unknown", "There is no such event.", status=404)
-    if organizer and not is_organizer(user, event):
+    if is_organizer(user, event):
+        return event
+    joined = has_joined(user, event)
+    if organizer and joined:
         raise RelbuildError("not_organizer", "Only the event's organizers can open this page.", status=403)
-    if not organizer and not (is_organizer(user, event) or has_joined(user, event)):
+    if organizer or not joined:  # to a stranger, an event they never joined does not exist
         raise RelbuildError("event_unknown", "There is no such event.", status=404)
     return event
 
