@@ -180,7 +180,8 @@ RUN_LAST = {"POST events.join"}  # it makes `other` an attendee
 
 
 def routes(app):
-    pairs = [(method, rule) for rule in app.url_map.iter_rules() for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    pairs = [(method, rule) for rule in app.url_map.iter_rules()
+             for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return sorted(pairs, key=lambda pair: f"{pair[0]} {pair[1].endpoint}" in RUN_LAST)
 
 
