@@ -2,10 +2,10 @@
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
-from .extensions import limiter
+from .extensions import db, limiter
 from .forms import DeleteAccountForm, EmailChangeForm, PasswordChangeForm, run_form
 from .services import RelbuildError
-from .services.accounts import change_email, change_password
+from .services.accounts import change_email, change_password, end_sessions
 from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_for_feed
 from .services.deletion import delete_account
 from .services.export import export_zip
@@ -53,6 +53,15 @@ def password():
         flash("Password changed. Every other device was signed out.", "success")
         return redirect(url_for("account.index"))
     return _page(outcome.status, password_form=form)
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    end_sessions(current_user, keep=current_user.get_id())
+    db.session.commit()
+    flash("Every other device was signed out.", "success")
+    return redirect(url_for("account.index"))
 
 
 @bp.route("/account/export.zip")

@@ -61,6 +61,13 @@ def test_changing_the_password_signs_out_every_other_device(app, make_user, logi
     assert fresh.submit("/login", {"email": me.email, "password": NEW_PASSWORD}).status_code == 302
 
 
+def test_sign_out_of_other_devices(app, make_user, login):
+    me = make_user()
+    phone, laptop = signed_in(app, login, me), signed_in(app, login, me)
+    assert phone.submit("/account/sessions/end-others").status_code == 302
+    assert phone.get("/people").status_code == 200 and laptop.get("/people").status_code == 302
+
+
 def test_a_weak_new_password_is_explained(app, make_user, login):
     me = make_user()
     client = signed_in(app, login, me)

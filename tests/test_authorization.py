@@ -65,6 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET account.export": (LOGIN, 200, 200, 200),
     "POST account.calendar_on": (LOGIN, 302, 302, 302),
     "POST account.calendar_off": (LOGIN, 302, 302, 302),
+    "POST account.end_other_sessions": (LOGIN, 302, 302, 302),
     "GET badges.mine": (LOGIN, 200, 200, 200),
     "GET badges.qr_as_svg": (LOGIN, 200, 200, 200),
     "GET badges.qr_as_png": (LOGIN, 200, 200, 200),
