@@ -341,6 +341,24 @@ def test_small_groups_are_not_broken_out(app, client, event_id, make_user):
     assert "once at least 5 attendees are active" in page
 
 
+def test_notes_per_hour_in_a_half_hour_zone_counts_each_note_in_its_local_hour(app, make_user):
+    from relbuild.models import Note
+    from relbuild.services.outcomes import notes_per_hour
+
+    author, subjects = make_user(), [make_user() for _ in range(6)]
+    with app.app_context():
+        event = create_event(db.session.get(User, author.id), name="Pune Fair", venue="", timezone="Asia/Kolkata",
+                             starts_at="2026-03-14T10:00", ends_at="2026-03-14T12:00")
+        # 04:30 UTC is 10:00 in Kolkata (UTC+05:30); the last microsecond before it is still 09:59.
+        for subject, met_at in zip(subjects, [datetime(2026, 3, 14, 4, 29, 59, 999999), datetime(2026, 3, 14, 4, 30),
+                                              datetime(2026, 3, 14, 5, 29, 59, 999999), datetime(2026, 3, 14, 5, 30),
+                                              datetime(2026, 3, 14, 6, 15), datetime(2026, 3, 14, 6, 45)]):
+            db.session.add(Note(author_id=author.id, subject_id=subject.id, body="Talked about kilns", met_at=met_at,
+                                event_id=event.id))
+        db.session.commit()
+        assert notes_per_hour(event) == [("10", 2), ("11", 2)]
+
+
 def test_csv_export_defuses_formulas(app, client, event_id, make_user):
     evil = make_user(name="=HYPERLINK(\"http://evil\")")
     with app.app_context():
