@@ -1,5 +1,5 @@
 """My account: email, password, my data (export, calendar feed) and deleting it all."""
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from .extensions import db, limiter
@@ -13,9 +13,8 @@ from .services.export import export_zip
 bp = Blueprint("account", __name__)
 
 # Sensitive changes ask for the password again; wrong guesses are limited per account, like logins.
-reauth_limit = limiter.shared_limit(
-    "10/5 minutes", scope="reauth", methods=["POST"], deduct_when=lambda response: response.status_code >= 400,
-    key_func=lambda: f"user:{getattr(current_user, 'id', None) or request.remote_addr}")
+reauth_limit = limiter.shared_limit("10/5 minutes", scope="reauth", methods=["POST"],
+                                    deduct_when=lambda response: response.status_code >= 400)
 
 
 def _page(status: int = 200, **forms):

@@ -35,7 +35,7 @@ def _form_email() -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit("300/hour", methods=["POST"])  # per address: a whole fair may share one venue IP
+@limiter.limit("600/hour", methods=["POST"])  # per address, and a whole fair may share one venue address
 def register():
     if current_user.is_authenticated:
         return redirect(safe_next())
@@ -69,7 +69,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("100/minute", methods=["POST"])
+@limiter.limit("300/minute", methods=["POST"])
 @limiter.limit("10/5 minutes", methods=["POST"], key_func=_form_email)
 def login():
     if current_user.is_authenticated:

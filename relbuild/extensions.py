@@ -2,7 +2,7 @@
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -19,5 +19,18 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def user_or_address() -> str:
+    """Who a rate limit counts: each signed-in person on their own, everyone else by client address.
+
+    A whole venue often shares one public address (the venue's NAT), so per-address limits alone
+    would refuse a busy fair; signed-in people are told apart by their account instead.
+    """
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
+limiter = Limiter(key_func=user_or_address, default_limits=[])
 compress = Compress()

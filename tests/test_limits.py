@@ -125,3 +125,13 @@ def test_the_note_api_answers_a_limit_in_json(app, client, make_user, login):
     response = client.put(f"/api/notes/{uuid.uuid4()}", json={}, headers={"X-CSRFToken": token})
     assert response.status_code == 429
     assert response.json["error"] == "http_429" and response.json["message"]
+
+
+def test_signed_in_people_behind_one_venue_address_each_have_their_own_allowance(app, make_user, login):
+    person, first, second = make_user(), make_user(), make_user()
+    one, two = login(app.test_client(), first), login(app.test_client(), second)  # the same address
+    limiter.enabled = True
+    codes = [one.get(f"/c/{person.token}").status_code for _ in range(121)]
+    assert codes[:120] == [200] * 120 and codes[120] == 429
+    assert two.get(f"/c/{person.token}").status_code == 200
+    assert app.test_client().get(f"/c/{person.token}").status_code == 200  # visitors count by address
