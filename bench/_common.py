@@ -1,12 +1,17 @@
-"""Helpers shared by the benchmark scripts: ports, gunicorn, CPU accounting, percentiles."""
+"""Helpers shared by the benchmark scripts: ports, gunicorn, CPU accounting, percentiles, a local SMTP server,
+scratch databases."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,19 +67,24 @@ def process_tree_cpu(pid: int) -> dict[int, float]:
     return used
 
 
-def cpu_of_command(name: str) -> float:
-    """CPU seconds used so far by all processes whose command name is `name` (e.g. the PostgreSQL server)."""
+def cpu_of_command(name: str, word: str | None = None) -> float:
+    """CPU seconds used so far by all processes whose command name is `name` (e.g. the PostgreSQL server).
+
+    With `word`, only those whose command line has it as a word: a PostgreSQL backend's names its database,
+    which tells one benchmark's database work from other work on the same server.
+    """
     total = 0.0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
+                if comm != name or (word and word not in Path(f"/proc/{entry}/cmdline").read_text().split()):
+                    continue
             except OSError:
                 continue
-            comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
-            if comm == name:
-                fields = rest.split()
-                total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return total
 
 
@@ -137,3 +147,119 @@ class Gunicorn:
     def cpu(self) -> dict[int, float]:
         """CPU seconds used so far by gunicorn's master and each worker, by pid."""
         return process_tree_cpu(self.proc.pid)
+
+
+def smtp_server(port: int, conn) -> None:
+    """Accept every message on 127.0.0.1:port; answer 'stats' with (messages, recipients, bytes received)."""
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        def __init__(self):
+            self.messages = 0
+            self.bytes = 0
+            self.recipients: Counter = Counter()
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages += 1
+            self.bytes += len(envelope.content)
+            self.recipients.update(envelope.rcpt_tos)
+            return "250 Message accepted"
+
+    handler = Counting()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    conn.send("ready")
+    try:
+        while True:
+            command = conn.recv()
+            if command == "stats":
+                conn.send((handler.messages, dict(handler.recipients), handler.bytes))
+            elif command == "stop":
+                break
+    finally:
+        controller.stop()
+
+
+class SMTPServer:
+    """smtp_server in its own process, so it does not share the sender's GIL; a context manager."""
+
+    def __enter__(self) -> "SMTPServer":
+        self.port = free_port()
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=smtp_server, args=(self.port, child), daemon=True)
+        self.process.start()
+        if not self.conn.poll(30) or self.conn.recv() != "ready":
+            raise RuntimeError("the SMTP server did not start")
+        return self
+
+    def stats(self) -> tuple[int, dict, int]:
+        self.conn.send("stats")
+        return self.conn.recv()
+
+    def transport_ceiling(self, size: int, count: int) -> float:
+        """Messages/s for `count` ready-made messages of `size` bytes over one connection: no app work at all."""
+        import smtplib
+
+        line = b"x" * 74 + b"\r\n"
+        raw = b"From: bench@localhost\r\nTo: ceiling@bench.example\r\nSubject: ceiling\r\n\r\n" + line * max(1, size // 76)
+        smtp = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
+        started = time.perf_counter()
+        for n in range(count):
+            smtp.sendmail("bench@localhost", [f"ceiling{n}@bench.example"], raw)
+        elapsed = time.perf_counter() - started
+        smtp.quit()
+        return count / elapsed
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.conn.send("stop")
+        except OSError:
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+class ScratchDatabase:
+    """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after."""
+
+    def __init__(self, url: str | None, prefix: str = "relbuild-bench-"):
+        self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
+        if url and url.startswith(("postgres://", "postgresql://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        self.url = url or f"sqlite:///{self.tmp / 'bench.db'}"
+        self.created_pg = False
+
+    def __enter__(self) -> "ScratchDatabase":
+        if self.url.startswith("postgresql"):
+            import sqlalchemy as sa
+            from sqlalchemy.engine import make_url
+
+            url = make_url(self.url)
+            self.name = url.database
+            admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name}):
+                    raise SystemExit(f"database {self.name!r} already exists: name a new one, the benchmark "
+                                     "creates it and drops it afterwards")
+                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+            admin.dispose()
+            self.admin_url = url.set(database="postgres")
+            self.created_pg = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.created_pg:
+            import sqlalchemy as sa
+
+            admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @property
+    def label(self) -> str:
+        return "PostgreSQL" if self.url.startswith("postgresql") else "SQLite"

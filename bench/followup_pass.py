@@ -35,140 +35,21 @@ import argparse
 import cProfile
 import io
 import json
-import multiprocessing
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, cpu_of_command, flask_cli, free_port, machine, machine_busy,  # noqa: E402
+from _common import (ROOT, ScratchDatabase, SMTPServer, cpu_of_command, flask_cli, machine, machine_busy,  # noqa: E402
                      process_tree_cpu, self_cpu)
 
 BUDGET = 500.0  # messages per second
 MET_AT = datetime(2026, 11, 29, 12, 0)
 NOW = datetime(2026, 12, 1, 0, 0)
-
-
-# --- the SMTP server, in its own process -----------------------------------------------------------
-
-def smtp_server(port: int, conn) -> None:
-    """Accept every message on 127.0.0.1:port; answer 'stats' with (messages, recipients, bytes received)."""
-    from aiosmtpd.controller import Controller
-
-    class Counting:
-        def __init__(self):
-            self.messages = 0
-            self.bytes = 0
-            self.recipients: Counter = Counter()
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages += 1
-            self.bytes += len(envelope.content)
-            self.recipients.update(envelope.rcpt_tos)
-            return "250 Message accepted"
-
-    handler = Counting()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    conn.send("ready")
-    try:
-        while True:
-            command = conn.recv()
-            if command == "stats":
-                conn.send((handler.messages, dict(handler.recipients), handler.bytes))
-            elif command == "stop":
-                break
-    finally:
-        controller.stop()
-
-
-class SMTPServer:
-    def __enter__(self) -> "SMTPServer":
-        self.port = free_port()
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=smtp_server, args=(self.port, child), daemon=True)
-        self.process.start()
-        if not self.conn.poll(30) or self.conn.recv() != "ready":
-            raise RuntimeError("the SMTP server did not start")
-        return self
-
-    def stats(self) -> tuple[int, dict, int]:
-        self.conn.send("stats")
-        return self.conn.recv()
-
-    def transport_ceiling(self, size: int, count: int) -> float:
-        """Messages/s for `count` ready-made messages of `size` bytes over one connection: no app work at all."""
-        import smtplib
-
-        line = b"x" * 74 + b"\r\n"
-        raw = b"From: bench@localhost\r\nTo: ceiling@bench.example\r\nSubject: ceiling\r\n\r\n" + line * max(1, size // 76)
-        smtp = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
-        started = time.perf_counter()
-        for n in range(count):
-            smtp.sendmail("bench@localhost", [f"ceiling{n}@bench.example"], raw)
-        elapsed = time.perf_counter() - started
-        smtp.quit()
-        return count / elapsed
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.conn.send("stop")
-        except OSError:
-            pass
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join()
-
-
-# --- scratch databases ------------------------------------------------------------------------------
-
-class ScratchDatabase:
-    """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after."""
-
-    def __init__(self, url: str | None):
-        self.tmp = Path(tempfile.mkdtemp(prefix="relbuild-bench-followups-"))
-        self.url = url or f"sqlite:///{self.tmp / 'bench.db'}"
-        self.created_pg = False
-
-    def __enter__(self) -> "ScratchDatabase":
-        if self.url.startswith("postgresql"):
-            import sqlalchemy as sa
-            from sqlalchemy.engine import make_url
-
-            url = make_url(self.url)
-            self.name = url.database
-            admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name}):
-                    raise SystemExit(f"database {self.name!r} already exists: name a new one, the benchmark "
-                                     "creates it and drops it afterwards")
-                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-            admin.dispose()
-            self.admin_url = url.set(database="postgres")
-            self.created_pg = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.created_pg:
-            import sqlalchemy as sa
-
-            admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            admin.dispose()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    @property
-    def label(self) -> str:
-        return "PostgreSQL" if self.url.startswith("postgresql") else "SQLite"
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -233,11 +114,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.count = 500
-    url = args.database_url
-    if url and url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-
-    with ScratchDatabase(url) as scratch, SMTPServer() as smtp:
+    with ScratchDatabase(args.database_url) as scratch, SMTPServer() as smtp:
         env = {**os.environ, "DATABASE_URL": scratch.url, "SECRET_KEY": "bench-secret-key",
                "BASE_URL": "https://relbuild.example", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
                "SMTP_SECURITY": "none"}

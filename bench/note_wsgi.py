@@ -1,4 +1,4 @@
-"""The Relbuild app as gunicorn serves it for the note-writing benchmark (`note_wsgi:app`).
+"""The Relbuild app as gunicorn serves it for the note-writing and load benchmarks (`note_wsgi:app`).
 
 Identical to `app.py` except that rate limits are off: every benchmark client comes from
 127.0.0.1, and the per-IP limit on POST /c/<token> (120/minute) would otherwise refuse most
