@@ -36,10 +36,12 @@ def _met_at(value) -> datetime | None:
         raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    if moment.year < 2000:  # a phone clock never set; also keeps time-zone arithmetic in range
+        raise RelbuildError("bad_met_at", "met_at must be a time after 2000.", "met_at")
     return moment
 
 

@@ -2,8 +2,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask_wtf import FlaskForm
+import flask_wtf
+from flask import request
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
@@ -11,6 +13,23 @@ from wtforms.validators import DataRequired, Length, Optional
 from .services import RelbuildError
 from .services.notes import BODY_MAX, OFFER_MAX
 from .services.profiles import timezone_names
+
+
+class FlaskForm(flask_wtf.FlaskForm):
+    """Flask-WTF's form, reading only what an HTML form posts: text fields get text, file fields files.
+
+    Flask-WTF would hand a text field a file posted under its name, or a JSON body's lists and
+    numbers; text fields and the services behind them then fail on a non-string (a 500).
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            posted = super().wrap_formdata(form, formdata)
+            if posted is None or posted is formdata:  # not submitted, or data the caller chose
+                return posted
+            uploads = MultiDict([(field.name, upload) for field in form if isinstance(field, FileField)
+                                 for upload in request.files.getlist(field.name)])
+            return CombinedMultiDict((uploads, request.form))
 
 
 class RegisterForm(FlaskForm):

@@ -1,12 +1,14 @@
 """What every response shares: security headers, error pages, template helpers."""
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from .pwa import asset_version, static_url
 from .services.notes import VAGUE_PHRASES
@@ -62,19 +64,61 @@ def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
     return value.replace(tzinfo=timezone.utc).astimezone(zone(viewer)).strftime(fmt)
 
 
+class UnreadableInput(BadRequest):
+    """A request holding what no text field can: NUL characters, lone surrogates, JSON nested too deep."""
+
+    description = ("Part of what was sent is not text we can keep (it held a NUL character or broken "
+                   "unicode). Nothing was saved: remove it and try again.")
+
+
+# NUL is refused by PostgreSQL in any text column; a lone surrogate (only JSON's \ud800 escapes make one)
+# is not UTF-8 and fails on every database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _json_strings(value) -> Iterator[str]:
+    stack = [value]
+    while stack:  # a loop, not recursion: the JSON may be nested as deep as the parser allows
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _refuse_unreadable_input() -> None:
+    """Refuse, before any view runs, input that would fail in the database rather than be refused."""
+    texts = [request.path, *request.args.keys(), *(v for _, v in request.args.items(multi=True))]
+    texts += [*request.form.keys(), *(v for _, v in request.form.items(multi=True))]
+    if request.is_json:
+        try:
+            texts += _json_strings(request.get_json(silent=True))
+        except RecursionError:
+            raise UnreadableInput()
+    # (A multipart part whose name has a line break comes out with the name None.)
+    if any(isinstance(text, str) and UNSTORABLE.search(text) for text in texts):
+        raise UnreadableInput()
+
+
 def _error_page(error: HTTPException):
     code = error.code or 500
     message = None
     if isinstance(error, CSRFError):
         message = "This form had expired. Go back, reload the page and try again: nothing was saved."
+    elif isinstance(error, UnreadableInput):
+        message = error.description
     if request.path.startswith("/api/"):
-        return jsonify(error="csrf_failed" if isinstance(error, CSRFError) else f"http_{code}",
-                       message=message or ERROR_TITLES.get(code, "Something went wrong") + "."), code
+        code_name = {CSRFError: "csrf_failed", UnreadableInput: "bad_text"}.get(type(error), f"http_{code}")
+        return jsonify(error=code_name, message=message or ERROR_TITLES.get(code, "Something went wrong") + "."), code
     return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "Something went wrong"),
                            message=message), code
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_unreadable_input)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES, "shell": False})

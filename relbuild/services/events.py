@@ -14,6 +14,8 @@ from .errors import RelbuildError
 from .profiles import timezone_names, zone
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_ID = 2 ** 31 - 1  # ids are INTEGER columns
+FIRST_YEAR, LAST_YEAR = 2000, 2199
 MAX_DAYS = 14
 TAG_GRACE = timedelta(hours=1)  # notes written just before or after still belong to the event
 
@@ -23,6 +25,9 @@ def _parse_local(value: str, tz: str, field: str) -> datetime:
         local = datetime.strptime((value or "").strip(), LOCAL_FORMAT)
     except ValueError:
         raise RelbuildError("bad_time", "Pick a date and time, like 2026-03-14T10:00.", field)
+    # Year 1 or 9999 would be stored, then overflow when shown in a time zone a few hours away.
+    if not FIRST_YEAR <= local.year <= LAST_YEAR:
+        raise RelbuildError("bad_year", f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.", field)
     return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -78,7 +83,8 @@ def is_organizer(user: User | None, event: Event) -> bool:
 
 def event_for(user: User, event_id: int, *, organizer: bool = False) -> Event:
     """An event the user may see: attendees and organizers; organizer pages need `organizer=True`."""
-    event = db.session.get(Event, event_id)
+    # A URL's id can be any number of digits; SQLite cannot even compare one past 64 bits.
+    event = db.session.get(Event, event_id) if 0 < event_id <= MAX_ID else None
     if event is None:
         raise RelbuildError("event_unknown", "There is no such event.", status=404)
     if is_organizer(user, event):

@@ -1,8 +1,10 @@
 """Attendee import: check a CSV, show every problem, then write it all in one transaction."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -19,12 +21,24 @@ CHUNK = 500
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
+    # Excel's "Unicode text" is UTF-16 with a byte order mark.
+    utf16 = ("utf-16",) if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ()
+    for encoding in (*utf16, "utf-8-sig", "cp1252"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return text.replace("\x00", "")  # never meant in a CSV, and PostgreSQL keeps no NUL in text
     raise RelbuildError("bad_encoding", "Save the file as CSV (UTF-8) and upload it again.", "file")
+
+
+def _read(reader) -> Iterator[list[str]]:
+    """The reader's rows; a broken file is refused, never a 500."""
+    try:
+        yield from reader
+    except csv.Error as error:  # e.g. a cell longer than the csv module allows
+        raise RelbuildError("bad_csv", f"Line {reader.line_num} could not be read ({error}). Save the file as CSV "
+                            "(UTF-8) and upload it again.", "file")
 
 
 def _email(raw: str) -> str | None:
@@ -41,7 +55,7 @@ def parse_rows(data: bytes) -> list[dict]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = _read(csv.reader(io.StringIO(text), dialect))
     header = [h.strip().lower() for h in next(reader, [])]
     if "name" not in header or "email" not in header:
         raise RelbuildError("bad_header", "The first line must name the columns: name,email (and headline if you "

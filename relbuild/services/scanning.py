@@ -33,11 +33,14 @@ def classify(text: str, base_url: str) -> Scan:
 def decode_photo(data: bytes) -> list[str]:
     """The texts of the QR codes in a photo."""
     import zxingcpp
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     try:
         image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
         image.thumbnail((2000, 2000))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        image = image.convert("L")  # decodes the pixels: a truncated file fails here, not before
+    except Image.DecompressionBombError:
+        raise RelbuildError("bad_image", "That photo is too large. Try a smaller one.", "photo")
+    except Exception:  # noqa: BLE001 -- Pillow's decoders raise many kinds (OSError, SyntaxError, struct.error …)
         raise RelbuildError("bad_image", "That file is not a photo we can read. Try a JPEG or PNG.", "photo")
-    return [result.text for result in zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)]
+    return [result.text for result in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
