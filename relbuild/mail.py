@@ -31,6 +31,7 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     message = MIMEMultipart("alternative", policy=POLICY)
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
+    subject = " ".join(subject.split())  # user text (names) never breaks a header onto a new line
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id

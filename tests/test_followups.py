@@ -85,6 +85,22 @@ def test_digest_arrives_once_by_real_smtp_with_the_note_verbatim(app, runner, ma
     assert len(mailbox.messages) == 1
 
 
+def test_a_name_with_line_breaks_cannot_add_email_headers(app, runner, mailbox, write, client):
+    client.submit("/register", {"name": "Eve\r\nBcc: victim@example.com", "email": "eve@example.com",
+                                "password": "violet harbour lantern"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.name).where(User.email == "eve@example.com")) == \
+            "Eve Bcc: victim@example.com"
+    note_id = write(name="Mo Multiline")
+    with app.app_context():  # a name stored before names were kept on one line
+        db.session.get(Note, note_id).subject.name = "Mo\nBcc: victim@example.com"
+        db.session.commit()
+    assert "sent 1" in send(runner, "2026-11-30T08:00")
+    [message] = mailbox.messages
+    assert message["Subject"] == "Your notes from Sunday 29 November: Mo Bcc: victim@example.com"
+    assert message["Bcc"] is None and mailbox.to("victim@example.com") == []
+
+
 def test_note_edited_before_the_digest_goes_out_in_its_latest_form(app, client, runner, mailbox, write, login):
     write()
     login(client, write.author)

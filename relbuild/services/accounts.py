@@ -63,7 +63,7 @@ def find_user_by_email(email: str) -> User | None:
 
 def register_user(name: str, email: str, password: str, timezone: str = "UTC") -> User:
     """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use."""
-    name = name.strip()
+    name = " ".join(name.split())  # one line: it goes into email subjects and badge sheets
     if not name:
         raise RelbuildError("name_required", "Tell people your name.", "name")
     email = normalize_email(email)
