@@ -239,6 +239,20 @@ def test_refused_recipient_fails_after_a_few_attempts_and_others_still_go(app, r
     assert "failed: 1" in status and "550" in status
 
 
+def test_a_prompt_that_cannot_be_rendered_does_not_stop_the_others(app, runner, mailbox, write):
+    write()
+    with app.app_context():  # a broken row: a reconnect prompt whose note is missing
+        due = datetime(2026, 11, 30, 7, 0)
+        db.session.add(Prompt(user_id=write.author.id, kind="reconnect", due_at=due, next_attempt_at=due))
+        db.session.commit()
+    assert "sent 1, failed 0, retrying 1" in send(runner, "2026-11-30T09:00")
+    assert [m["To"] for m in mailbox.messages] == ["ann@example.com"]
+    send(runner, "2026-11-30T10:00")
+    send(runner, "2026-11-30T11:00")
+    assert prompts(app, kind="reconnect", note_id=None)[0][2] == "failed"
+    assert "failed: 1" in runner.invoke(args=["followups", "status"]).output
+
+
 def test_without_smtp_host_messages_go_to_the_outbox_folder(app, runner, write, tmp_path):
     app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
     write()

@@ -204,7 +204,13 @@ def send_due(now: datetime | None = None) -> PassResult:
                     if not group:
                         continue
                 try:
-                    transport.send(render_email(group))
+                    message = render_email(group)
+                except Exception as error:  # noqa: BLE001 -- one unrenderable prompt must not stop the others
+                    current_app.logger.exception("could not render prompt %s", group[0].id)
+                    _failed(group, token, now, error, True, result)
+                    continue
+                try:
+                    transport.send(message)
                 except (smtplib.SMTPException, OSError) as error:
                     transport.reset()
                     _failed(group, token, now, error, _is_permanent(error), result)
