@@ -202,7 +202,8 @@ class SMTPServer:
         import smtplib
 
         line = b"x" * 74 + b"\r\n"
-        raw = b"From: bench@localhost\r\nTo: ceiling@bench.example\r\nSubject: ceiling\r\n\r\n" + line * max(1, size // 76)
+        head = b"From: bench@localhost\r\nTo: ceiling@bench.example\r\nSubject: ceiling\r\n\r\n"
+        raw = head + line * max(1, size // 76)
         smtp = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
         started = time.perf_counter()
         for n in range(count):

@@ -181,8 +181,10 @@ def main() -> int:
             "received": received, "distinct_recipients": distinct, "seconds": round(elapsed, 3),
             "messages_per_s": round(rate, 1), "budget": BUDGET, "average_message_bytes": average_size,
             "smtp_transport_ceiling_per_s": round(ceiling, 1),
-            "postgres_cpu_cores": round(cpu_db / elapsed, 2), "other_processes_cpu_cores": round(cpu_other / elapsed, 2),
-            "sender_cpu_cores": round(cpu_self / elapsed, 2), "smtp_server_cpu_cores": round(cpu_smtp / elapsed, 2)}, indent=2))
+            "postgres_cpu_cores": round(cpu_db / elapsed, 2),
+            "other_processes_cpu_cores": round(cpu_other / elapsed, 2),
+            "sender_cpu_cores": round(cpu_self / elapsed, 2),
+            "smtp_server_cpu_cores": round(cpu_smtp / elapsed, 2)}, indent=2))
     for error in sorted(set(result.errors))[:5]:
         print(f"  pass error: {error} (x{result.errors.count(error)})")
     if not complete:

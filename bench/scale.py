@@ -142,7 +142,7 @@ def generation_steps(size: Size) -> list[tuple[str, str]]:
                    {now} - interval '800 days'
             FROM generate_series(1, {size.people}) g;
             SELECT setval(pg_get_serial_sequence('users', 'id'), {size.people})"""),
-        ("badges", f"""
+        ("badges", """
             INSERT INTO badges (user_id, token, short_code, created_at)
             SELECT id, md5('token' || id) || md5('badge' || id),
                    (SELECT string_agg(substr('23456789ABCDEFGHJKMNPQRSTVWXYZ', ((id / (30 ^ i)::bigint) % 30 + 1)::int, 1),
@@ -482,7 +482,8 @@ def report(results: dict, full_plans: bool) -> None:
                                                          else "(reused)"))
     for label, t in results["times"].items():
         if "median_ms" in t:
-            print(f"  {label:<16} median {t['median_ms']:7.1f} ms   p95 {t['p95_ms']:7.1f} ms   min {t['min_ms']:7.1f} ms"
+            print(f"  {label:<16} median {t['median_ms']:7.1f} ms   p95 {t['p95_ms']:7.1f} ms"
+                  f"   min {t['min_ms']:7.1f} ms"
                   f"   {t['bytes']:,} bytes; in PostgreSQL {results['database_ms'][label]:.1f} ms")
         else:
             print(f"  {label:<16} {t['sent']:,} sent in {t['seconds']:.2f} s = {t['messages_per_s']:,.0f} messages/s "
@@ -491,7 +492,8 @@ def report(results: dict, full_plans: bool) -> None:
     print(f"  search: q={results['query']!r}; other processes used {results['other_cpu_cores']:.2f} cores meanwhile")
     if results["other_cpu_cores"] > 0.25:
         print("warning: other processes used CPU during the measurement: times are high; run again on a quiet machine")
-    print(f"\nquery plans{' (enable_seqscan off: could an index serve each query?)' if results['seqscan_off'] else ''}:")
+    note = " (enable_seqscan off: could an index serve each query?)" if results["seqscan_off"] else ""
+    print(f"\nquery plans{note}:")
     for plan in results["plans"]:
         verdict = f"SEQ SCAN on {', '.join(plan['seq_scans'])}" if plan["seq_scans"] else "ok"
         print(f"- [{plan['for']}] {plan['ms']:.2f} ms, {verdict}; indexes: {', '.join(plan['indexes']) or '-'}")

@@ -512,7 +512,8 @@ def test_every_page_survives_random_query_strings(app, world, data):
     world.refresh()
     rule = data.draw(st.sampled_from(read_rules(app)), label="route")
     url = build_url(rule, data.draw(url_values(world, rule), label="url values"))
-    keys = st.sampled_from(["q", "event", "size", "attendee", "next", "download", "page", "token"]) | st.text(max_size=8)
+    names = ["q", "event", "size", "attendee", "next", "download", "page", "token"]
+    keys = st.sampled_from(names) | st.text(max_size=8)
     query = data.draw(st.lists(st.tuples(keys, texts | PLAUSIBLE["next"] | st.integers(-(2 ** 70), 2 ** 70).map(str)),
                                max_size=5), label="query")
     signed_in = data.draw(st.booleans(), label="signed in")
@@ -550,7 +551,8 @@ def test_note_api_answers_bad_input_with_a_json_error(app, world, data):
     response = client.put("/api/notes/" + quote(str(note_id), safe=""), data=payload, content_type=content_type,
                           headers={"X-CSRFToken": token})
     what = f"PUT /api/notes/{str(note_id)[:80]} {payload[:300]!r}"
-    event(f"{response.status_code} {(response.get_json(silent=True) or {}).get('error', '')}")  # --hypothesis-show-statistics
+    error = (response.get_json(silent=True) or {}).get("error", "")
+    event(f"{response.status_code} {error}")  # shown by --hypothesis-show-statistics
     check_response(response, before, snapshot(app), what)
     assert response.is_json, what
     if response.status_code < 300:
