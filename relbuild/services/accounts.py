@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import LoginSession, Prompt, User, utcnow
 from .badges import issue_badge
 from .errors import RelbuildError
+from .followups import PASSWORD_RESET
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -155,8 +156,6 @@ def user_for_reset(token: str) -> User:
 
 def request_password_reset(email: str) -> None:
     """Queue a reset email when an account has this address; the same silence either way (no enumeration)."""
-    from .followups import PASSWORD_RESET
-
     try:
         email = normalize_email(email)
     except RelbuildError:

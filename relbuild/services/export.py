@@ -27,6 +27,10 @@ contacts/      a vCard for each person who shares their email with their connect
 """
 
 
+def _json(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
@@ -135,13 +139,12 @@ def export_zip(user: User) -> bytes:
         history.setdefault(write.note_id, []).append(write)
     connected = connected_with_me(user)
     buffer = io.BytesIO()
-    dump = lambda data: json.dumps(data, ensure_ascii=False, indent=2)  # noqa: E731
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", README.format(when=f"{utcnow():%Y-%m-%d %H:%M}"))
-        archive.writestr("profile.json", dump(_profile(user)))
-        archive.writestr("notes.json", dump([_note_json(n, p, e, history.get(n.id, [])) for n, p, e in notes]))
-        archive.writestr("prompts.json", dump(_prompts(user)))
-        archive.writestr("events.json", dump(_events(user)))
+        archive.writestr("profile.json", _json(_profile(user)))
+        archive.writestr("notes.json", _json([_note_json(n, p, e, history.get(n.id, [])) for n, p, e in notes]))
+        archive.writestr("prompts.json", _json(_prompts(user)))
+        archive.writestr("events.json", _json(_events(user)))
         archive.writestr("people.csv", _people_csv(notes, connected))
         taken: set[str] = set()
         for note, person in [(n, p) for n, p, _ in notes] + [(None, p) for p, _ in connected]:
