@@ -264,3 +264,31 @@ class ScratchDatabase:
     @property
     def label(self) -> str:
         return "PostgreSQL" if self.url.startswith("postgresql") else "SQLite"
+
+
+def seed_accounts(env: dict, accounts: list[dict], password: str) -> list[tuple[str, str]]:
+    """Create accounts (User fields per dict), each with a badge; return their (email, badge token).
+
+    Runs the app in this process on the benchmark's database (env: DATABASE_URL, SECRET_KEY, BASE_URL).
+    """
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "BASE_URL")})
+    sys.path.insert(0, str(ROOT))
+    from relbuild import create_app
+    from relbuild.extensions import db
+    from relbuild.models import User
+    from relbuild.services.accounts import hash_password
+    from relbuild.services.badges import issue_badge
+
+    app = create_app()
+    password_hash = hash_password(password)  # scrypt is slow on purpose: hash once, share it
+    with app.app_context():
+        users = [User(password_hash=password_hash, **fields) for fields in accounts]
+        db.session.add_all(users)
+        db.session.flush()
+        with db.session.no_autoflush:
+            badges = [issue_badge(user) for user in users]
+        db.session.commit()
+        seeded = [(user.email, badge.token) for user, badge in zip(users, badges)]
+        db.session.remove()
+        db.engine.dispose()
+    return seeded

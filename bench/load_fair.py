@@ -39,7 +39,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BENCH, ROOT, Gunicorn, ScratchDatabase, flask_cli, machine, percentile  # noqa: E402
+from _common import (BENCH, ROOT, Gunicorn, ScratchDatabase, flask_cli, machine, percentile,  # noqa: E402
+                     seed_accounts)
 
 PASSWORD = "violet harbour lantern"
 VALUES = ("Curiosity", "Craft", "Generosity", "Honesty", "Patience")
@@ -48,28 +49,9 @@ ORDER = ("GET /c/<token>", "POST /c/<token>", "PUT /api/notes/<uuid>", "PUT /api
 
 def seed(env: dict, count: int) -> list[tuple[str, str]]:
     """Create `count` attendees with badges; return their (email, badge token)."""
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "BASE_URL")})
-    sys.path.insert(0, str(ROOT))
-    from relbuild import create_app
-    from relbuild.extensions import db
-    from relbuild.models import User
-    from relbuild.services.accounts import hash_password
-    from relbuild.services.badges import issue_badge
-
-    app = create_app()
-    password_hash = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once, share it
-    with app.app_context():
-        users = [User(email=f"attendee{n}@fair.example", password_hash=password_hash, name=f"Attendee {n}",
-                      headline="Builds things", values=[VALUES[n % 5], VALUES[(n + 2) % 5]]) for n in range(count)]
-        db.session.add_all(users)
-        db.session.flush()
-        with db.session.no_autoflush:
-            badges = [issue_badge(user) for user in users]
-        db.session.commit()
-        attendees = [(user.email, badge.token) for user, badge in zip(users, badges)]
-        db.session.remove()
-        db.engine.dispose()
-    return attendees
+    return seed_accounts(env, [{"email": f"attendee{n}@fair.example", "name": f"Attendee {n}",
+                                "headline": "Builds things", "values": [VALUES[n % 5], VALUES[(n + 2) % 5]]}
+                               for n in range(count)], PASSWORD)
 
 
 def notes_in_database() -> dict[tuple[str, str], tuple[str, str]]:

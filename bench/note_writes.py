@@ -52,7 +52,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, Gunicorn, flask_cli, machine, machine_busy, percentile, self_cpu  # noqa: E402
+from _common import (Gunicorn, flask_cli, machine, machine_busy, percentile, seed_accounts,  # noqa: E402
+                     self_cpu)
 
 P95_BUDGET_MS = 50.0
 RATIO_BUDGET = 0.5
@@ -66,33 +67,11 @@ TOPICS = ("battery recycling", "the robotics club", "a logistics start-up", "the
 
 def seed(env: dict, authors: int, subjects: int) -> tuple[list[str], list[str]]:
     """Create the authors and the people to write about; return (author emails, badge tokens)."""
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "BASE_URL")})
-    sys.path.insert(0, str(ROOT))
-    from relbuild import create_app
-    from relbuild.extensions import db
-    from relbuild.models import User
-    from relbuild.services.accounts import hash_password
-    from relbuild.services.badges import issue_badge
-
-    app = create_app()
-    password_hash = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once, share it
-    with app.app_context():
-        authors_ = [User(email=f"author{n}@bench.example", password_hash=password_hash, name=f"Author {n}",
-                         values=[]) for n in range(authors)]
-        people_ = [User(email=f"person{n}@bench.example", password_hash="!", name=f"Person {n}",
-                        headline="Builds things", values=["Curiosity", "Craft"]) for n in range(subjects)]
-        db.session.add_all(authors_ + people_)
-        db.session.flush()
-        with db.session.no_autoflush:
-            for user in authors_:
-                issue_badge(user)
-            people = [issue_badge(user) for user in people_]
-        db.session.commit()
-        emails = [user.email for user in authors_]
-        tokens = [badge.token for badge in people]
-        db.session.remove()
-        db.engine.dispose()
-    return emails, tokens
+    accounts = ([{"email": f"author{n}@bench.example", "name": f"Author {n}", "values": []} for n in range(authors)]
+                + [{"email": f"person{n}@bench.example", "name": f"Person {n}", "headline": "Builds things",
+                    "values": ["Curiosity", "Craft"]} for n in range(subjects)])
+    seeded = seed_accounts(env, accounts, PASSWORD)
+    return [email for email, _ in seeded[:authors]], [token for _, token in seeded[authors:]]
 
 
 def count_notes() -> int:

@@ -51,8 +51,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from . import account, api, auth, badges, cli, events, followups, pages, people, profile, pwa, scan, web
 
+    web.init_app(app)
     for module in (auth, profile, account, badges, people, followups, events, api, pwa, scan, pages):
         app.register_blueprint(module.bp)
-    web.init_app(app)
     cli.init_app(app)
     return app

@@ -2,19 +2,16 @@
 from flask import Blueprint, Response, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 
-from .extensions import db, limiter
+from .extensions import limiter, reauth_limit
 from .forms import DeleteAccountForm, EmailChangeForm, PasswordChangeForm, run_form
 from .services import RelbuildError
-from .services.accounts import change_email, change_password, end_sessions
+from .services.accounts import change_email, change_password, sign_out_elsewhere
 from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_for_feed
 from .services.deletion import delete_account
 from .services.export import export_zip
 
 bp = Blueprint("account", __name__)
 
-# Sensitive changes ask for the password again; wrong guesses are limited per account, like logins.
-reauth_limit = limiter.shared_limit("10/5 minutes", scope="reauth", methods=["POST"],
-                                    deduct_when=lambda response: response.status_code >= 400)
 
 
 def _page(status: int = 200, **forms):
@@ -57,8 +54,7 @@ def password():
 @bp.route("/account/sessions/end-others", methods=["POST"])
 @login_required
 def end_other_sessions():
-    end_sessions(current_user, keep=current_user.get_id())
-    db.session.commit()
+    sign_out_elsewhere(current_user)
     flash("Every other device was signed out.", "success")
     return redirect(url_for("account.index"))
 

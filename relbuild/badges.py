@@ -2,8 +2,7 @@
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .account import reauth_limit
-from .extensions import limiter
+from .extensions import limiter, reauth_limit
 from .forms import ConfirmPasswordForm, ConnectForm, NoteForm, run_form
 from .services import RelbuildError
 from .services.accounts import confirm_password

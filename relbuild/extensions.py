@@ -33,4 +33,7 @@ def user_or_address() -> str:
 
 
 limiter = Limiter(key_func=user_or_address, default_limits=[])
+# Sensitive changes ask for the password again; wrong guesses are limited per account, like logins.
+reauth_limit = limiter.shared_limit("10/5 minutes", scope="reauth", methods=["POST"],
+                                    deduct_when=lambda response: response.status_code >= 400)
 compress = Compress()

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .pwa import asset_version, static_url
 from .services.notes import VAGUE_PHRASES
@@ -62,6 +63,15 @@ def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
         return ""
     viewer = current_user if current_user.is_authenticated else None
     return value.replace(tzinfo=timezone.utc).astimezone(zone(viewer)).strftime(fmt)
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in URLs: only what an INTEGER id column holds, so a 30-digit id is a 404, not a database error."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class UnreadableInput(BadRequest):
@@ -118,6 +128,8 @@ def _error_page(error: HTTPException):
 
 
 def init_app(app: Flask) -> None:
+    """Call before the blueprints are registered: their routes use the `int` converter set here."""
+    app.url_map.converters["int"] = DatabaseId
     app.before_request(_refuse_unreadable_input)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)

@@ -198,6 +198,11 @@ def change_password(user: User, current: str, new: str) -> None:
         _set_password(user, new)
     except RelbuildError as error:
         raise RelbuildError(error.code, error.message, "new_password")
+    sign_out_elsewhere(user)
+
+
+def sign_out_elsewhere(user: User) -> None:
+    """End every session of the user but the current one."""
     end_sessions(user, keep=user.session_id)
     db.session.commit()
 

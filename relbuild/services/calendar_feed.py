@@ -9,6 +9,7 @@ from flask import current_app
 from icalendar import Calendar, Event as CalendarEvent
 
 from ..extensions import db
+from ..mail import mail_domain
 from ..models import Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .followups import DIGEST, OFFER_CHECK, RECONNECT, REMINDER
@@ -57,10 +58,9 @@ def feed_ics(user: User, now: datetime | None = None) -> bytes:
         .where(Prompt.user_id == user.id, Prompt.kind.in_(FEED_KINDS), Prompt.action.is_(None),
                Prompt.status.not_in(("cancelled", "skipped")), Prompt.due_at >= now - timedelta(days=FEED_PAST_DAYS))
         .order_by(Prompt.due_at).limit(500))
-    host = base.split("://", 1)[-1]
     for prompt, note, person in rows:
         item = CalendarEvent()
-        item.add("uid", f"prompt-{prompt.id}@{host}")
+        item.add("uid", f"prompt-{prompt.id}@{mail_domain()}")
         item.add("dtstamp", now.replace(tzinfo=timezone.utc))
         item.add("dtstart", prompt.due_at.replace(tzinfo=timezone.utc))
         item.add("duration", timedelta(minutes=15))

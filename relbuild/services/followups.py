@@ -113,8 +113,7 @@ def mark_done(prompt: Prompt, now: datetime | None = None) -> Prompt:
 
 def prompt_of(user: User, prompt_id: int) -> Prompt:
     """One of the user's own prompts; others' prompts do not exist for them."""
-    # A URL's id can be any number of digits; SQLite cannot even compare one past 64 bits.
-    prompt = db.session.get(Prompt, prompt_id) if 0 < prompt_id < 2 ** 31 else None
+    prompt = db.session.get(Prompt, prompt_id)
     if prompt is None or prompt.user_id != user.id:
         raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
     return prompt
