@@ -1,21 +1,17 @@
 """My badge, its QR code, and connecting by badge link or short code."""
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .extensions import limiter, reauth_limit
 from .forms import ConfirmPasswordForm, ConnectForm, NoteForm, run_form
 from .services import RelbuildError
 from .services.accounts import confirm_password
-from .services.badges import badge_by_short_code, badge_by_token, format_short_code, qr_png, qr_svg, replace_badge
+from .services.badges import (badge_by_short_code, badge_by_token, badge_url, format_short_code, qr_png, qr_svg,
+                              replace_badge)
 from .services.notes import coach_note, note_about, save_note
 from .services.profiles import values_for_viewer
 
 bp = Blueprint("badges", __name__)
-
-
-def badge_link(badge) -> str:
-    """The public link a badge's QR encodes."""
-    return f"{current_app.config['BASE_URL']}/c/{badge.token}"
 
 
 def _qr_response(body, mimetype: str, extension: str) -> Response:
@@ -34,20 +30,20 @@ def mine():
 
 def _mine_page(replace_form: ConfirmPasswordForm, status: int = 200):
     badge = current_user.current_badge
-    return render_template("badges/mine.html", badge=badge, link=badge_link(badge), replace_form=replace_form,
+    return render_template("badges/mine.html", badge=badge, link=badge_url(badge.token), replace_form=replace_form,
                            short_code=format_short_code(badge.short_code)), status
 
 
 @bp.route("/badge/qr.svg")
 @login_required
 def qr_as_svg():
-    return _qr_response(qr_svg(badge_link(current_user.current_badge)), "image/svg+xml", "svg")
+    return _qr_response(qr_svg(badge_url(current_user.current_badge.token)), "image/svg+xml", "svg")
 
 
 @bp.route("/badge/qr.png")
 @login_required
 def qr_as_png():
-    return _qr_response(qr_png(badge_link(current_user.current_badge)), "image/png", "png")
+    return _qr_response(qr_png(badge_url(current_user.current_badge.token)), "image/png", "png")
 
 
 @bp.route("/badge/replace", methods=["POST"])

@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .extensions import db
 from .services.delivery import send_due, status
 
 followups = AppGroup("followups", help="Send follow-up prompts.")
@@ -51,7 +52,6 @@ def worker_command(interval: float) -> None:
                     click.echo(f"{datetime.now():%H:%M:%S} {result.line()}")
             except Exception as error:  # keep looping: a database blip must not stop follow-ups
                 click.echo(f"pass failed: {error.__class__.__name__}: {error}", err=True)
-                from .extensions import db
                 db.session.rollback()
             deadline = time.monotonic() + interval
             while not stopping and time.monotonic() < deadline:

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from .extensions import limiter
 from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, run_form, show_error
 from .services import RelbuildError
-from .services.badges import format_short_code
+from .services.badges import badge_url, format_short_code
 from .services.events import (add_organizer, attendee_badges, create_event, event_by_code, event_for, event_when,
                               has_joined, is_organizer, join_event, local_input, my_events, organizers, update_event)
 from .services.imports import confirm, import_for, preview, summary_of
@@ -148,8 +148,7 @@ def poster_pdf(event_id: int):
 @login_required
 def badges_pdf(event_id: int):
     event = _event_or_error(event_id, organizer=True)
-    base = current_app.config["BASE_URL"]
-    badges = [(name, headline, f"{base}/c/{token}", code)
+    badges = [(name, headline, badge_url(token), code)
               for name, headline, token, code in attendee_badges(event, set(request.args.getlist("attendee")))]
     try:
         pdf = badge_sheet(badges, event_name=event.name, size=request.args.get("size", "a4"))

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 
 from .extensions import csrf, db
 from .forms import PromptSettingsForm, run_form
-from .models import Prompt, User
+from .models import User
 from .services import RelbuildError
-from .services.followups import followups_for, mark_done, prompt_of, snooze, unsubscribe as stop_emails
+from .services.followups import followups_for, mark_done, prompt_by_id, snooze, unsubscribe as stop_emails
 from .services.followups import update_settings
 from .services.links import read_action_token, read_unsubscribe_token
 
@@ -33,7 +33,7 @@ def index():
 @login_required
 def act(prompt_id: int, action: str):
     try:
-        prompt = prompt_of(current_user, prompt_id)
+        prompt = prompt_by_id(prompt_id, owner=current_user)
     except RelbuildError as error:
         return render_template("error.html", code=404, title="Not found", message=error.message), 404
     APPLY[action](prompt)
@@ -41,19 +41,12 @@ def act(prompt_id: int, action: str):
     return redirect(url_for("followups.index"))
 
 
-def _prompt_from_link(token: str) -> tuple[Prompt, str]:
-    prompt_id, action = read_action_token(token)
-    prompt = db.session.get(Prompt, prompt_id)
-    if prompt is None:
-        raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
-    return prompt, action
-
-
 @bp.route("/f/<token>", methods=["GET", "POST"])
 def email_action(token: str):
     """An action link from an email: GET shows one button, POST does it (no sign-in needed)."""
     try:
-        prompt, action = _prompt_from_link(token)
+        prompt_id, action = read_action_token(token)
+        prompt = prompt_by_id(prompt_id)  # the signed link stands for its owner
     except RelbuildError as error:
         return render_template("error.html", code=error.status, title="This link does not work",
                                message=error.message), error.status

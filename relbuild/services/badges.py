@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import qrcode
 import sqlalchemy as sa
+from flask import current_app
 from qrcode.constants import ERROR_CORRECT_M
 from sqlalchemy.orm import joinedload
 
@@ -19,6 +20,11 @@ from .errors import RelbuildError
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 SHORT_CODE_LENGTH = 8
 TOKEN_BYTES = 24  # 192 bits
+
+
+def badge_url(token: str) -> str:
+    """The public link a badge's QR code encodes."""
+    return f"{current_app.config['BASE_URL']}/c/{token}"
 
 
 def new_code() -> str:

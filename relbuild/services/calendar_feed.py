@@ -13,6 +13,7 @@ from ..mail import mail_domain
 from ..models import Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .followups import DIGEST, OFFER_CHECK, RECONNECT, REMINDER
+from .profiles import profile_url
 
 FEED_KINDS = (DIGEST, OFFER_CHECK, RECONNECT, REMINDER)
 FEED_PAST_DAYS = 7  # a follow-up due last week is still worth seeing
@@ -67,6 +68,6 @@ def feed_ics(user: User, now: datetime | None = None) -> bytes:
         item.add("summary", _summary(prompt.kind, person, note))
         text = note.body + (f"\n\nYou offered: {note.offer}" if note.offer else "")
         item.add("description", f"{text}\n\n{base}/followups")
-        item.add("url", f"{base}/people/{person.public_id}")
+        item.add("url", profile_url(person))
         calendar.add_component(item)
     return calendar.to_ical()

@@ -27,6 +27,7 @@ from .accounts import claim_token, reset_token
 from .events import event_when
 from .followups import ACCOUNT_KINDS, DIGEST, INVITATION, PASSWORD_RESET, local_date
 from .links import action_token, unsubscribe_token
+from .profiles import profile_url
 
 BATCH = 500
 MAX_ATTEMPTS_REFUSED = 3  # a recipient refused this often is given up on
@@ -90,7 +91,7 @@ def write_link(note: Note, author: User) -> str:
     """A mailto: draft from the note and offer when they share their email; their page otherwise."""
     person = note.subject
     if not person.share_email:
-        return url_for("people.person", public_id=person.public_id, _external=True)
+        return profile_url(person)
     lines = [f"Hi {person.name.split()[0]},", "",
              f"It was good to talk with you on {local_date(author, note.met_at):%-d %B}."]
     if note.offer:

@@ -9,11 +9,12 @@ import zipfile
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from ..extensions import db
 from ..models import Event, EventAttendee, EventOrganizer, Note, NoteWrite, Prompt, User, utcnow
+from .badges import badge_url
 from .notes import connected_with_me
+from .profiles import profile_url
 from .spreadsheets import safe_cell
 
 README = """Your Relbuild data, exported {when} (UTC).
@@ -35,10 +36,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
-def _person_link(person: User) -> str:
-    return f"{current_app.config['BASE_URL']}/people/{person.public_id}"
-
-
 def _profile(user: User) -> dict:
     badge = user.current_badge
     return {
@@ -46,7 +43,7 @@ def _profile(user: User) -> dict:
         "can_help_with": user.can_help_with, "looking_for": user.looking_for, "timezone": user.timezone,
         "share_email": user.share_email, "email_prompts": user.email_prompts, "prompt_hour": user.prompt_hour,
         "created_at": _iso(user.created_at),
-        "badge": {"link": f"{current_app.config['BASE_URL']}/c/{badge.token}", "short_code": badge.short_code}
+        "badge": {"link": badge_url(badge.token), "short_code": badge.short_code}
         if badge else None,
         "calendar_feed": bool(user.calendar_token),
     }
@@ -60,7 +57,7 @@ def _notes(user: User) -> list[tuple[Note, User, Event | None]]:
 
 def _note_json(note: Note, person: User, event: Event | None, history: list[NoteWrite]) -> dict:
     return {
-        "person": {"name": person.name, "headline": person.headline, "link": _person_link(person),
+        "person": {"name": person.name, "headline": person.headline, "link": profile_url(person),
                    "email": person.email if person.share_email else None},
         "body": note.body, "offer": note.offer, "met_at": _iso(note.met_at), "event": event.name if event else None,
         "created_at": _iso(note.created_at), "updated_at": _iso(note.updated_at),
@@ -96,7 +93,7 @@ def _vcard_text(value: str) -> str:
 def vcard(person: User, note: Note | None) -> str:
     """A vCard 3.0 for a person who shares their email, with my note about them."""
     lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_vcard_text(person.name)}", f"N:{_vcard_text(person.name)};;;;",
-             f"EMAIL;TYPE=INTERNET:{_vcard_text(person.email)}", f"URL:{_person_link(person)}"]
+             f"EMAIL;TYPE=INTERNET:{_vcard_text(person.email)}", f"URL:{profile_url(person)}"]
     if person.headline:
         lines.append(f"TITLE:{_vcard_text(person.headline)}")
     if note is not None:
@@ -121,11 +118,11 @@ def _people_csv(notes, connected) -> str:
     for note, person, event in notes:
         writer.writerow([safe_cell(v or "") for v in (
             person.name, person.headline, person.email if person.share_email else "", _iso(note.met_at),
-            event.name if event else "", note.body, note.offer, _iso(note.followed_up_at), _person_link(person))])
+            event.name if event else "", note.body, note.offer, _iso(note.followed_up_at), profile_url(person))])
     for person, met_at in connected:
         writer.writerow([safe_cell(v or "") for v in (
             person.name, person.headline, person.email if person.share_email else "", _iso(met_at), "",
-            "", "", "", _person_link(person))])
+            "", "", "", profile_url(person))])
     return out.getvalue()
 
 

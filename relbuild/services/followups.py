@@ -111,10 +111,10 @@ def mark_done(prompt: Prompt, now: datetime | None = None) -> Prompt:
     return prompt
 
 
-def prompt_of(user: User, prompt_id: int) -> Prompt:
-    """One of the user's own prompts; others' prompts do not exist for them."""
+def prompt_by_id(prompt_id: int, owner: User | None = None) -> Prompt:
+    """A prompt (only the owner's, when one is given: others' prompts do not exist for them)."""
     prompt = db.session.get(Prompt, prompt_id)
-    if prompt is None or prompt.user_id != user.id:
+    if prompt is None or (owner is not None and prompt.user_id != owner.id):
         raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
     return prompt
 

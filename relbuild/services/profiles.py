@@ -4,6 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from flask import current_app
+
 from ..extensions import db
 from ..models import User
 from .errors import RelbuildError
@@ -74,3 +76,8 @@ def values_for_viewer(person: User, viewer: User | None) -> list[tuple[str, bool
 def zone(user: User | None) -> ZoneInfo:
     """The user's time zone (UTC for visitors)."""
     return ZoneInfo(valid_timezone(user.timezone if user is not None else "UTC"))
+
+
+def profile_url(person: User) -> str:
+    """A person's page for those connected with them (in exports, calendar feeds, emails)."""
+    return f"{current_app.config['BASE_URL']}/people/{person.public_id}"
