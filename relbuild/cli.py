@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .services.delivery import send_due, status
+from .services.throttle import forget_old as forget_old_failures
 
 followups = AppGroup("followups", help="Send follow-up prompts.")
 
@@ -48,6 +49,7 @@ def worker_command(interval: float) -> None:
         while not stopping:
             try:
                 result = send_due()
+                forget_old_failures()  # housekeeping for the wrong-password counts
                 if result.sent or result.failed or result.retrying:
                     click.echo(f"{datetime.now():%H:%M:%S} {result.line()}")
             except Exception as error:  # keep looping: a database blip must not stop follow-ups
