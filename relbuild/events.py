@@ -206,8 +206,8 @@ def import_upload(event_id: int):
     confirmed = is_confirmed(current_user)
     if confirmed:
         outcome = run_form(form, lambda: preview(event, current_user, form.file.data.read()))
-        if outcome.ok:
-            return redirect(url_for("events.import_preview", event_id=event.id, import_id=outcome.value.id), 303)
+        if outcome.ok:  # the preview's first page (CONTRACT: the answer is the page whose form confirms)
+            return _preview_page(event, outcome.value, page=1)
     else:
         outcome = run_form(form, lambda: None)
         outcome.status = 403 if form.is_submitted() else 200
@@ -230,8 +230,12 @@ def import_preview(event_id: int, import_id: str):
     batch = _batch_or_error(event, import_id)
     if batch.finished_at is not None:
         return render_template("events/import_done.html", event=event, summary=batch.summary)
+    return _preview_page(event, batch, request.args.get("page", 1, type=int))
+
+
+def _preview_page(event, batch, page: int):
     pages = max(1, -(-len(batch.rows) // PREVIEW_PAGE))
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(max(page, 1), pages)
     counts = summary_of(batch.rows)
     return render_template("events/import_preview.html", event=event, batch=batch, counts=counts,
                            rows=batch.rows[(page - 1) * PREVIEW_PAGE:page * PREVIEW_PAGE], page=page, pages=pages,
