@@ -67,7 +67,8 @@ def seed(count: int) -> None:
     db.session.add(subject)
     db.session.flush()
     db.session.execute(sa.insert(User), [
-        {"email": f"author{n}@bench.example", "password_hash": "!", "name": f"Author {n}", "values": []}
+        {"email": f"author{n}@bench.example", "password_hash": "!", "name": f"Author {n}", "values": [],
+         "email_confirmed_at": MET_AT}
         for n in range(count)])
     authors = list(db.session.scalars(sa.select(User).where(User.id != subject.id).order_by(User.id)))
     notes = [Note(author_id=author.id, subject_id=subject.id, met_at=MET_AT,

@@ -134,12 +134,13 @@ def generation_steps(size: Size) -> list[tuple[str, str]]:
     return [
         ("users", f"""
             INSERT INTO users (id, public_id, email, password_hash, name, headline, "values", can_help_with,
-                               looking_for, timezone, share_email, email_prompts, prompt_hour, created_at)
+                               looking_for, timezone, share_email, email_prompts, prompt_hour, created_at,
+                               email_confirmed_at)
             SELECT g, md5('public' || g), 'person' || g || '@scale.example', '!',
                    {_pick('first', "g || 'f'")} || ' ' || {_pick('last', "g || 'l'")},
                    {_pick('headline', "g || 'h'")}, '["curiosity", "craft"]', 'Reading a CV with fresh eyes',
                    'A first job in a kind team', {_pick('timezone', "g || 'z'")}, g % 3 = 0, true, 9,
-                   {now} - interval '800 days'
+                   {now} - interval '800 days', {now} - interval '800 days'
             FROM generate_series(1, {size.people}) g;
             SELECT setval(pg_get_serial_sequence('users', 'id'), {size.people})"""),
         ("badges", """
@@ -155,8 +156,8 @@ def generation_steps(size: Size) -> list[tuple[str, str]]:
                     TIMESTAMP '{end:%Y-%m-%d %H:%M}', 'Europe/Berlin', 'FAIR2026', {now} - interval '60 days');
             SELECT setval(pg_get_serial_sequence('events', 'id'), 1);
             INSERT INTO event_organizers (event_id, user_id) VALUES (1, {ORGANIZER});
-            INSERT INTO event_attendees (event_id, user_id, joined_at, imported)
-            SELECT 1, g, {now} - interval '10 days', g % 2 = 0 FROM generate_series(1, {size.attendees}) g"""),
+            INSERT INTO event_attendees (event_id, user_id, joined_at)
+            SELECT 1, g, {now} - interval '10 days' FROM generate_series(1, {size.attendees}) g"""),
         ("notes", f"""
             INSERT INTO notes (id, author_id, subject_id, body, offer, met_at, created_at, updated_at,
                                followed_up_at, offer_done_at, event_id)

@@ -2,10 +2,11 @@
 from flask import Blueprint, Response, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 
-from .extensions import limiter, reauth_limit
+from .extensions import limiter
 from .forms import DeleteAccountForm, EmailChangeForm, PasswordChangeForm, run_form
 from .services import RelbuildError
-from .services.accounts import change_email, change_password, sign_out_elsewhere
+from .services.accounts import active_sessions, change_password, end_session_of, sign_out_elsewhere
+from .services.verification import is_confirmed, request_email_change
 from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_for_feed
 from .services.deletion import delete_account
 from .services.export import export_zip
@@ -13,11 +14,11 @@ from .services.export import export_zip
 bp = Blueprint("account", __name__)
 
 
-
 def _page(status: int = 200, **forms):
     forms = {"email_form": EmailChangeForm(prefix="email"), "password_form": PasswordChangeForm(prefix="password"),
              "delete_form": DeleteAccountForm(prefix="delete"), **forms}
-    return render_template("account/index.html", **forms), status
+    return render_template("account/index.html", sessions=active_sessions(current_user),
+                           confirmed=is_confirmed(current_user), **forms), status
 
 
 @bp.route("/account")
@@ -28,19 +29,22 @@ def index():
 
 @bp.route("/account/email", methods=["POST"])
 @login_required
-@reauth_limit
 def email():
     form = EmailChangeForm(prefix="email")
-    outcome = run_form(form, lambda: change_email(current_user, form.email.data, form.password.data))
+    outcome = run_form(form, lambda: request_email_change(current_user, form.email.data, form.password.data))
     if outcome.ok:
-        flash(f"Your email is now {current_user.email}.", "success")
-        return redirect(url_for("account.index"))
+        if outcome.value == current_user.email:
+            flash(f"Your email is already {current_user.email}.", "info")
+        else:
+            # The same words whether or not another account uses that address.
+            flash(f"We sent a link to {outcome.value}. Your email changes when you open it; until then it "
+                  f"stays {current_user.email}.", "success")
+        return redirect(url_for("account.index", _anchor="email-heading"))
     return _page(outcome.status, email_form=form)
 
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
-@reauth_limit
 def password():
     form = PasswordChangeForm(prefix="password")
     outcome = run_form(form, lambda: change_password(current_user, form.current_password.data,
@@ -49,6 +53,16 @@ def password():
         flash("Password changed. Every other device was signed out.", "success")
         return redirect(url_for("account.index"))
     return _page(outcome.status, password_form=form)
+
+
+@bp.route("/account/sessions/<public_id>/end", methods=["POST"])
+@login_required
+def end_one_session(public_id: str):
+    if end_session_of(current_user, public_id):
+        flash("That device was signed out.", "success")
+    else:
+        flash("That device was already signed out.", "info")
+    return redirect(url_for("account.index", _anchor="devices-heading"))
 
 
 @bp.route("/account/sessions/end-others", methods=["POST"])
@@ -98,7 +112,6 @@ def calendar_feed(token: str):
 
 @bp.route("/account/delete", methods=["POST"])
 @login_required
-@reauth_limit
 def delete():
     form = DeleteAccountForm(prefix="delete")
     outcome = run_form(form, lambda: delete_account(current_user, form.password.data, form.confirm.data))

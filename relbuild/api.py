@@ -61,9 +61,10 @@ def put_note(note_id: str):
     if not all(isinstance(value, str) for value in fields.values()):
         return error("bad_field", "badge, body and offer must be text.", 422)
     try:
-        subject = badge_by_token(fields["badge"], allow_replaced=True).user
-        note, created = save_note(current_user, subject, fields["body"], fields["offer"],
-                                  met_at=_met_at(data.get("met_at")), write_id=note_id)
+        met_at = _met_at(data.get("met_at"))
+        subject = badge_by_token(fields["badge"], met_before=met_at).user
+        note, created = save_note(current_user, subject, fields["body"], fields["offer"], met_at=met_at,
+                                  write_id=note_id)
     except RelbuildError as problem:
         status = 422 if problem.status == 400 else problem.status
         return jsonify(error=problem.code, message=problem.message, field=problem.field), status

@@ -1,13 +1,15 @@
-"""Sign up, log in, log out."""
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+"""Sign up, log in, log out, forgotten passwords."""
+from urllib.parse import quote, urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .extensions import limiter, login_manager
-from .forms import ClaimForm, ForgotPasswordForm, LoginForm, RegisterForm, run_form, show_error
+from .forms import ForgotPasswordForm, LoginForm, NewPasswordForm, RegisterForm, run_form
 from .services import RelbuildError
-from .services.accounts import (authenticate, claim_account, end_session, load_session_user, register_user,
-                                request_password_reset, reset_password as set_password_from_link, start_session,
-                                user_for_claim, user_for_reset)
+from .services.accounts import (authenticate, describe_device, end_session, load_session_user,
+                                request_password_reset, reset_password as set_password_from_link, sign_up,
+                                start_session, user_for_reset)
 
 bp = Blueprint("auth", __name__)
 
@@ -17,17 +19,31 @@ def _load_user(session_id: str):
     return load_session_user(session_id)
 
 
+def local_path(target: str) -> str | None:
+    """`target` as a path on this site, or None when it could lead anywhere else.
+
+    Browsers drop tabs and line breaks inside URLs and read a backslash as a slash, so
+    "/\t/evil.example" or "/\\evil.example" would leave the site: anything holding a control
+    character or backslash is refused, and what is left is percent-encoded.
+    """
+    if not target or any(ord(c) < 32 or c in "\\\x7f" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return quote(target, safe="/?&=#%:@!$'()*+,;~-._")
+
+
 def safe_next(default: str = "people.index") -> str:
     """The local page to return to after signing in (never another site)."""
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for(default)
+    return local_path(request.values.get("next", "")) or url_for(default)
 
 
-def _sign_in(user) -> None:
-    session.clear()  # a fresh session at sign-in, nothing carried over from before
-    login_user(start_session(user))
+def sign_in(user) -> None:
+    """Sign this browser in as the user: a fresh session, a server-side row, a cookie that lasts."""
+    session.clear()  # nothing carried over from before
+    session.permanent = True  # the server-side row decides when it ends (idle and absolute limits)
+    login_user(start_session(user, describe_device(request.headers.get("User-Agent", ""))))
 
 
 def _form_email() -> str:
@@ -40,52 +56,36 @@ def register():
     if current_user.is_authenticated:
         return redirect(safe_next())
     form = RegisterForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = register_user(form.name.data, form.email.data, form.password.data, form.timezone.data)
-        except RelbuildError as error:
-            if error.code != "email_taken":
-                show_error(form, error)
-            else:
-                # Same words whether or not the address is known; an existing owner who typed
-                # their own password is simply signed in.
-                existing = authenticate(form.email.data, form.password.data)
-                if existing is not None:
-                    _sign_in(existing)
-                    return redirect(safe_next())
-                form.form_errors.append(
-                    "We could not create an account with these details. "
-                    "If you already have one, log in instead.")
-            status = 422
-        else:
-            _sign_in(user)
-            flash("Welcome to Relbuild! Write a few lines about yourself, then show your badge.", "success")
-            return redirect(url_for("profile.edit", next=safe_next()) if request.values.get("next")
-                            else url_for("profile.edit"))
-    elif form.is_submitted():
-        status = 422
-    return render_template("auth/register.html", form=form, next=request.values.get("next", "")), status
+    outcome = run_form(form, lambda: sign_up(form.name.data, form.email.data, form.password.data,
+                                             form.timezone.data))
+    if outcome.ok:
+        # The same answer whether or not the address was free: only a new account is signed in,
+        # and the owner of a taken address hears about it by email.
+        if outcome.value is not None:
+            sign_in(outcome.value)
+        flash(f"Welcome to Relbuild! We sent an email to {form.email.data.strip()}. Open it to confirm your "
+              "address (or, if you already had an account, to log in).", "success")
+        return redirect(url_for("profile.edit", next=safe_next()) if request.values.get("next")
+                        else url_for("profile.edit"))
+    return render_template("auth/register.html", form=form, next=request.values.get("next", "")), outcome.status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("300/minute", methods=["POST"])
-@limiter.limit("10/5 minutes", methods=["POST"], key_func=_form_email)
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next())
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is not None:
-            _sign_in(user)
-            return redirect(safe_next())
+    outcome = run_form(form, lambda: authenticate(form.email.data, form.password.data))
+    if outcome.ok and outcome.value is not None:
+        sign_in(outcome.value)
+        return redirect(safe_next())
+    if outcome.status == 429:
+        abort(429)
+    if outcome.ok:
         form.form_errors.append("That email and password do not match an account. Check both and try again.")
-        status = 401
-    elif form.is_submitted():
-        status = 422
-    return render_template("auth/login.html", form=form, next=request.values.get("next", "")), status
+        outcome.status = 401
+    return render_template("auth/login.html", form=form, next=request.values.get("next", "")), outcome.status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -98,27 +98,9 @@ def logout():
     return redirect(url_for("pages.home"))
 
 
-@bp.route("/claim/<token>", methods=["GET", "POST"])
-@limiter.limit("30/minute", methods=["POST"])
-def claim(token: str):
-    """An invitation link: the invited person chooses a password and is signed in."""
-    try:
-        user = user_for_claim(token)
-    except RelbuildError as error:
-        return render_template("error.html", code=error.status, title="This invitation link does not work",
-                               message=error.message), error.status
-    form = ClaimForm()
-    outcome = run_form(form, lambda: claim_account(token, form.password.data))
-    if outcome.ok:
-        _sign_in(outcome.value)
-        flash("Welcome! Check your profile, then show your badge at the event.", "success")
-        return redirect(url_for("profile.edit"))
-    return render_template("auth/claim.html", form=form, user=user), outcome.status
-
-
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("30/minute", methods=["POST"])
-@limiter.limit("5/hour", methods=["POST"], key_func=_form_email)
+@limiter.limit("5/hour", methods=["POST"], key_func=lambda: f"forgot:{_form_email()}")
 def forgot_password():
     form = ForgotPasswordForm()
     outcome = run_form(form, lambda: request_password_reset(form.email.data))
@@ -135,10 +117,10 @@ def reset_password(token: str):
         user = user_for_reset(token)
     except RelbuildError as error:
         return render_template("auth/reset_invalid.html", error=error), error.status
-    form = ClaimForm()
+    form = NewPasswordForm()
     outcome = run_form(form, lambda: set_password_from_link(token, form.password.data))
     if outcome.ok:
-        _sign_in(outcome.value)
+        sign_in(outcome.value)
         flash("Your password was changed, and every other device was signed out.", "success")
         return redirect(url_for("people.index"))
     return render_template("auth/reset.html", form=form, user=user), outcome.status

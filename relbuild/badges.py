@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .extensions import limiter, reauth_limit
+from .extensions import limiter
 from .forms import ConfirmPasswordForm, ConnectForm, NoteForm, run_form
 from .services import RelbuildError
 from .services.accounts import confirm_password
@@ -48,7 +48,6 @@ def qr_as_png():
 
 @bp.route("/badge/replace", methods=["POST"])
 @login_required
-@reauth_limit
 def replace():
     form = ConfirmPasswordForm()
     outcome = run_form(form, lambda: confirm_password(current_user, form.password.data) or replace_badge(current_user))

@@ -14,6 +14,7 @@ from .extensions import db
 from .models import utcnow
 from .services.delivery import coming_up, send_due, status
 from .services.profiles import zone
+from .services.throttle import forget_old as forget_old_failures
 
 followups = AppGroup("followups", help="Send follow-up prompts.")
 
@@ -71,10 +72,10 @@ def preview_command(now_text: str | None) -> None:
         click.echo("Nothing is scheduled: write a note first.")
         return
     for due, prompt, count in upcoming:
-        local = due.replace(tzinfo=timezone.utc).astimezone(zone(prompt.user))
+        local = due.replace(tzinfo=timezone.utc).astimezone(zone(prompt.user))  # an invitation has no user: UTC
         covers = f" ({count} notes)" if count > 1 else ""
-        click.echo(f"{_utc(due)}  {prompt.kind}{covers} to {prompt.user.email} "
-                   f"({local:%a %-d %b %H:%M} {prompt.user.timezone})")
+        click.echo(f"{_utc(due)}  {prompt.kind}{covers} to {prompt.address or prompt.user.email} "
+                   f"({local:%a %-d %b %H:%M} {local.tzinfo.key})")
     first = upcoming[0][0] + timedelta(minutes=1)
     click.echo(f"To send the first now: flask --app app followups send-due --now {first:%Y-%m-%dT%H:%M}")
 
@@ -90,6 +91,7 @@ def worker_command(interval: float) -> None:
         while not stopping:
             try:
                 result = send_due()
+                forget_old_failures()  # housekeeping for the wrong-password counts
                 if result.sent or result.failed or result.retrying:
                     click.echo(f"{datetime.now():%H:%M:%S} {result.line()}")
             except Exception as error:  # keep looping: a database blip must not stop follow-ups

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -46,6 +47,8 @@ def from_environment(instance_path: Path) -> dict:
     """Build the Flask config mapping from environment variables."""
     base_url = _base_url(instance_path)
     database_url = _database_url(instance_path)
+    idle_days = int(os.environ.get("SESSION_IDLE_DAYS") or 14)
+    max_days = int(os.environ.get("SESSION_MAX_DAYS") or 30)
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -75,4 +78,13 @@ def from_environment(instance_path: Path) -> dict:
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "application/json",
                                "application/manifest+json", "image/svg+xml", "text/plain"],
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS") or 0),
+        # Sign-in sessions end after this many days unused, and this many days after signing in at the latest.
+        "SESSION_IDLE_DAYS": idle_days,
+        "SESSION_MAX_DAYS": max_days,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=max_days),  # the cookie lasts as long as the session can
+        # Invitations (attendee imports, co-organizers): per organizer in any 24 hours, and per event.
+        "INVITES_PER_ORGANIZER_DAY": int(os.environ.get("INVITES_PER_ORGANIZER_DAY") or 5000),
+        "INVITES_PER_EVENT": int(os.environ.get("INVITES_PER_EVENT") or 10000),
+        # /healthz gives details (backlog, worker) to this token or to the machine itself; "ok" to everyone.
+        "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN", ""),
     }

@@ -11,10 +11,13 @@ from .extensions import limiter
 from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, run_form, show_error
 from .services import RelbuildError
 from .services.badges import badge_url, format_short_code
-from .services.events import (add_organizer, attendee_badges, create_event, event_by_code, event_for, event_when,
-                              has_joined, is_organizer, join_event, local_input, my_events, organizers, update_event)
-from .services.imports import confirm, import_for, preview, summary_of
-from .services.outcomes import MIN_GROUP, attendee_rows, outcomes
+from .services.events import (attendee_badges, create_event, event_by_code, event_for, event_when, has_joined,
+                              invite_organizer, is_organizer, join_event, local_input, my_events, organizers,
+                              update_event)
+from .services.imports import PREVIEW_PAGE, confirm, import_for, preview, summary_of
+from .services.invitations import invitations_left, limits, outstanding, outstanding_count, waiting_for
+from .services.outcomes import CLIP, MIN_GROUP, attendee_rows, outcomes
+from .services.verification import is_confirmed
 from .services.printing import badge_sheet, poster
 from .services.spreadsheets import safe_cell
 
@@ -41,7 +44,12 @@ def _save_event(form: EventForm, event=None):
 @bp.route("/events")
 @login_required
 def index():
-    return render_template("events/index.html", events=my_events(current_user), form=ConnectForm())
+    return _index(ConnectForm())
+
+
+def _index(form: ConnectForm, status: int = 200):
+    return render_template("events/index.html", events=my_events(current_user), form=form,
+                           invitations=waiting_for(current_user), confirmed=is_confirmed(current_user)), status
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -65,7 +73,10 @@ def show(event_id: int):
     return render_template("events/show.html", event=event, organizing=organizing,
                            joined=has_joined(current_user, event), when=event_when(event, current_user),
                            join_link=join_url(event), code=format_short_code(event.join_code),
-                           organizers=organizers(event) if organizing else [], organizer_form=OrganizerForm())
+                           organizers=organizers(event) if organizing else [],
+                           invited_organizers=outstanding(event) if organizing else [],
+                           invited_attendees=outstanding_count(event) if organizing else 0,
+                           confirmed=is_confirmed(current_user), organizer_form=OrganizerForm())
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -85,18 +96,20 @@ def edit(event_id: int):
 
 @bp.route("/events/<int:event_id>/organizers", methods=["POST"])
 @login_required
+@limiter.limit("60/hour")
 def add_co_organizer(event_id: int):
+    """Invite a co-organizer by email: the same answer whether or not the address has an account."""
     event = _event_or_error(event_id, organizer=True)
     form = OrganizerForm()
     if form.validate_on_submit():
         try:
-            user = add_organizer(event, form.email.data)
+            email = invite_organizer(event, current_user, form.email.data)
         except RelbuildError as error:
             flash(error.message, "error")
         else:
-            flash(f"{user.name} is now an organizer.", "success")
+            flash(f"An invitation is on its way to {email}. They become an organizer when they accept.", "success")
     else:
-        flash("Enter the email of their Relbuild account.", "error")
+        flash("Enter the email address of the person to invite.", "error")
     return redirect(url_for("events.show", event_id=event.id) + "#organizers")
 
 
@@ -110,7 +123,7 @@ def join_by_code():
             return redirect(url_for("events.join", code=event_by_code(form.code.data).join_code))
         except RelbuildError as error:
             show_error(form, error)
-    return render_template("events/index.html", events=my_events(current_user), form=form), 422
+    return _index(form, 422)
 
 
 @bp.route("/e/<code>", methods=["GET", "POST"])
@@ -176,10 +189,9 @@ def attendees_csv(event_id: int):
     event = _event_or_error(event_id, organizer=True)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["name", "email", "joined", "active"])
-    for user, joined_at, active in attendee_rows(event):
-        writer.writerow([safe_cell(user.name), safe_cell(user.email), local_input(event, joined_at),
-                         "yes" if active else "no"])
+    writer.writerow(["name", "email", "joined"])  # who is there, never what anyone did
+    for user, joined_at in attendee_rows(event):
+        writer.writerow([safe_cell(user.name), safe_cell(user.email), local_input(event, joined_at)])
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="attendees-{event.join_code}.csv"'
     return response
@@ -187,27 +199,59 @@ def attendees_csv(event_id: int):
 
 @bp.route("/events/<int:event_id>/import", methods=["GET", "POST"])
 @login_required
+@limiter.limit("60/hour", methods=["POST"])
 def import_upload(event_id: int):
     event = _event_or_error(event_id, organizer=True)
     form = ImportForm()
-    outcome = run_form(form, lambda: preview(event, current_user, form.file.data.read()))
-    if outcome.ok:
-        batch = outcome.value
-        return render_template("events/import_preview.html", event=event, batch=batch,
-                               counts=summary_of(batch.rows), problems=[r for r in batch.rows if r["problems"]])
-    return render_template("events/import.html", event=event, form=form), outcome.status
+    confirmed = is_confirmed(current_user)
+    if confirmed:
+        outcome = run_form(form, lambda: preview(event, current_user, form.file.data.read()))
+        if outcome.ok:  # the preview's first page (CONTRACT: the answer is the page whose form confirms)
+            return _preview_page(event, outcome.value, page=1)
+    else:
+        outcome = run_form(form, lambda: None)
+        outcome.status = 403 if form.is_submitted() else 200
+    return render_template("events/import.html", event=event, form=form, confirmed=confirmed,
+                           per_day=limits()[0], per_event=limits()[1]), outcome.status
+
+
+def _batch_or_error(event, import_id: str):
+    try:
+        return import_for(event, import_id)
+    except RelbuildError as error:
+        abort(error.status)
+
+
+@bp.route("/events/<int:event_id>/import/<import_id>")
+@login_required
+def import_preview(event_id: int, import_id: str):
+    """Every row of the file and what confirming does with it, a page at a time; nothing is sent yet."""
+    event = _event_or_error(event_id, organizer=True)
+    batch = _batch_or_error(event, import_id)
+    if batch.finished_at is not None:
+        return render_template("events/import_done.html", event=event, summary=batch.summary)
+    return _preview_page(event, batch, request.args.get("page", 1, type=int))
+
+
+def _preview_page(event, batch, page: int):
+    pages = max(1, -(-len(batch.rows) // PREVIEW_PAGE))
+    page = min(max(page, 1), pages)
+    counts = summary_of(batch.rows)
+    return render_template("events/import_preview.html", event=event, batch=batch, counts=counts,
+                           rows=batch.rows[(page - 1) * PREVIEW_PAGE:page * PREVIEW_PAGE], page=page, pages=pages,
+                           left=invitations_left(current_user, event))
 
 
 @bp.route("/events/<int:event_id>/import/<import_id>", methods=["POST"])
 @login_required
 def import_confirm(event_id: int, import_id: str):
     event = _event_or_error(event_id, organizer=True)
+    batch = _batch_or_error(event, import_id)
     try:
-        batch = import_for(event, import_id)
+        confirm(batch, current_user)
     except RelbuildError as error:
-        abort(error.status)
-    summary = confirm(batch)
-    return render_template("events/import_done.html", event=event, summary=summary)
+        flash(error.message, "error")
+    return redirect(url_for("events.import_preview", event_id=event.id, import_id=batch.id), 303)
 
 
 @bp.route("/events/<int:event_id>/dashboard")
@@ -215,4 +259,4 @@ def import_confirm(event_id: int, import_id: str):
 def dashboard(event_id: int):
     event = _event_or_error(event_id, organizer=True)
     return render_template("events/dashboard.html", event=event, numbers=outcomes(event), min_group=MIN_GROUP,
-                           when=event_when(event, current_user))
+                           clip=CLIP, when=event_when(event, current_user))

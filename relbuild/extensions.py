@@ -32,8 +32,6 @@ def user_or_address() -> str:
     return get_remote_address()
 
 
+# Wrong passwords are limited per account address in the database (services.throttle), not here.
 limiter = Limiter(key_func=user_or_address, default_limits=[])
-# Sensitive changes ask for the password again; wrong guesses are limited per account, like logins.
-reauth_limit = limiter.shared_limit("10/5 minutes", scope="reauth", methods=["POST"],
-                                    deduct_when=lambda response: response.status_code >= 400)
 compress = Compress()

@@ -44,10 +44,18 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
 
 
+class CommaListField(StringField):
+    """Comma-separated text; a stored list (the profile's values) becomes that text, also when the
+    field is missing from a post, so that it keeps its saved value instead of handing on a list."""
+
+    def process_data(self, value):
+        self.data = ", ".join(value) if isinstance(value, list) else value
+
+
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Tell people your name."), Length(max=80)])
     headline = StringField("About you, in one line", validators=[Optional(), Length(max=120)])
-    values = StringField("Values that matter to you in work", validators=[Optional(), Length(max=200)])
+    values = CommaListField("Values that matter to you in work", validators=[Optional(), Length(max=200)])
     can_help_with = TextAreaField("What you can help others with", validators=[Optional(), Length(max=300)])
     looking_for = TextAreaField("What you are looking for", validators=[Optional(), Length(max=300)])
     timezone = SelectField("Time zone", validators=[Optional()], validate_choice=False)
@@ -135,8 +143,15 @@ class ImportForm(FlaskForm):
     file = FileField("Attendee list (CSV)", validators=[FileRequired("Choose a CSV file to upload.")])
 
 
-class ClaimForm(FlaskForm):
+class NewPasswordForm(FlaskForm):
     password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])
+
+
+class AcceptInvitationForm(FlaskForm):
+    """Accepting an invitation with no account yet: the account is made for the invited address."""
+    name = StringField("Your name", validators=[DataRequired("Tell people your name."), Length(max=80)])
+    password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])
+    timezone = HiddenField(validators=[Optional(), Length(max=64)])
 
 
 class ForgotPasswordForm(FlaskForm):

@@ -36,6 +36,10 @@ class User(db.Model):
     looking_for: Mapped[str] = mapped_column(sa.String(300), default="")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     share_email: Mapped[bool] = mapped_column(default=False)
+    # When the owner proved the address is theirs (a link sent to it); follow-up email waits for it.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # An address asked for but not yet confirmed from its inbox; `email` stays in use until then.
+    pending_email: Mapped[str | None] = mapped_column(sa.String(254), default=None)
     email_prompts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     prompt_hour: Mapped[int] = mapped_column(default=9, server_default="9")
     # The secret in the private calendar feed's URL; None when the feed is off.
@@ -90,7 +94,33 @@ class EventAttendee(db.Model):
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
-    imported: Mapped[bool] = mapped_column(default=False)
+
+
+class Invitation(db.Model):
+    """An organizer's invitation to an address: nobody is an attendee or organizer until they accept.
+
+    Declined invitations stay (and look pending to organizers) so the same address is not invited again.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "email", "role", name="uq_invitation_event_email_role"),
+        sa.Index("ix_invitations_inviter_created", "invited_by", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80), default="")
+    headline: Mapped[str] = mapped_column(sa.String(120), default="")
+    role: Mapped[str] = mapped_column(sa.String(12), default="attendee")  # attendee | organizer
+    invited_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending | accepted | declined
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    event: Mapped[Event] = relationship()
+    inviter: Mapped["User | None"] = relationship()
 
 
 class AttendeeImport(db.Model):
@@ -108,13 +138,19 @@ class AttendeeImport(db.Model):
 
 
 class LoginSession(db.Model):
-    """One signed-in browser. Deleting the row signs that browser out."""
+    """One signed-in browser. Deleting the row signs that browser out.
+
+    `id` is the secret the cookie carries; `public_id` names the session on the account page.
+    """
 
     __tablename__ = "login_sessions"
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    device: Mapped[str] = mapped_column(sa.String(120), default="")
 
     user: Mapped[User] = relationship()
 
@@ -179,7 +215,8 @@ class NoteWrite(db.Model):
 class Prompt(db.Model):
     """A follow-up prompt: the outbox row the worker turns into an email.
 
-    `status` is the delivery state (pending → sending → sent | failed, or skipped / cancelled);
+    `status` is the delivery state (pending → sending → sent | failed, or skipped / cancelled; a follow-up
+    for an address not yet confirmed is `held` until it is);
     `action` is what the author did about it (done, snoozed). Digest rows of one author and one
     day share a `group_key` and go out as one email.
     """
@@ -191,7 +228,12 @@ class Prompt(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # None for an invitation to an address that may have no account (it goes to `address`).
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # Where the email goes when it is not the user's current address (a new or an old address, an invitee).
+    address: Mapped[str | None] = mapped_column(sa.String(254), default=None)
+    invitation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invitations.id", ondelete="CASCADE"),
+                                                      index=True, default=None)
     note_id: Mapped[str | None] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), default=None)
     kind: Mapped[str] = mapped_column(sa.String(16))
@@ -208,9 +250,10 @@ class Prompt(db.Model):
     acted_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()
     note: Mapped[Note | None] = relationship()
     event: Mapped["Event | None"] = relationship()
+    invitation: Mapped[Invitation | None] = relationship()
 
 
 class WorkerPass(db.Model):
@@ -224,3 +267,24 @@ class WorkerPass(db.Model):
     failed: Mapped[int] = mapped_column(default=0)
     retrying: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+
+
+class PasswordFailures(db.Model):
+    """Wrong passwords per account address in the current window, shared by every web process."""
+
+    __tablename__ = "password_failures"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    window_start: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(default=0)
+
+
+class EventOutcome(db.Model):
+    """An event's outcome figures as published once at a stage (a day, a week, a month after it ended)."""
+
+    __tablename__ = "event_outcomes"
+
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    figures: Mapped[dict] = mapped_column(sa.JSON)

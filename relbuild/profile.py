@@ -12,9 +12,7 @@ bp = Blueprint("profile", __name__)
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def edit():
-    form = ProfileForm(obj=current_user)
-    if request.method == "GET":
-        form.values.data = ", ".join(current_user.values or [])
+    form = ProfileForm(obj=current_user)  # fields missing from a post keep their saved values
     outcome = run_form(form, lambda: update_profile(
         current_user, name=form.name.data, headline=form.headline.data, values=form.values.data,
         can_help_with=form.can_help_with.data, looking_for=form.looking_for.data, timezone=form.timezone.data,

@@ -19,14 +19,14 @@ def page():
 def photo():
     """A photo of a QR code, read on the server when the camera scanner cannot run."""
     upload = request.files.get("photo")
-    problem = None
+    problem, status = None, 422
     if upload is None or not upload.filename:
         problem = "Choose or take a photo of their QR code."
     else:
         try:
             texts = decode_photo(upload.read())
         except RelbuildError as error:
-            problem = error.message
+            problem, status = error.message, 413 if error.status == 413 else 422
         else:
             scans = [classify(text, current_app.config["BASE_URL"]) for text in texts]
             for scan in scans:
@@ -34,4 +34,4 @@ def photo():
                     return redirect(scan.path)
             problem = ("This QR code is not a Relbuild badge. It contains: " + scans[0].text[:200] if scans
                        else "No QR code found in that photo. Hold the phone steady, close enough to fill the frame.")
-    return render_template("scan/page.html", form=ConnectForm(), photo_problem=problem), 422
+    return render_template("scan/page.html", form=ConnectForm(), photo_problem=problem), status

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -111,7 +117,7 @@ def make_user(app):
     def make(name: str = "", email: str = "", **profile):
         n = next(counter)
         with app.app_context():
-            user = register_user(name or f"Person {n}", email or f"person{n}@example.com", PASSWORD)
+            user = register_user(name or f"Person {n}", email or f"person{n}@example.com", PASSWORD, confirmed=True)
             if profile:
                 fields = dict(name=user.name, headline="", values="", can_help_with="", looking_for="",
                               timezone="UTC", share_email=False)
@@ -184,6 +190,37 @@ class Mailbox:
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]
+
+
+@contextmanager
+def gunicorn(folder, env: dict, *options: str):
+    """gunicorn serving the app on a free port, from a fresh migrated SQLite database in `folder`.
+
+    `env` is the whole environment (settings included); yields (base URL, the master process).
+    """
+    root = Path(__file__).resolve().parent.parent
+    port = _free_port()
+    env = {**env, "DATABASE_URL": f"sqlite:///{folder / 'relbuild.db'}", "BASE_URL": f"http://127.0.0.1:{port}"}
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([bin_dir / "flask", "--app", "app", "db", "upgrade"], cwd=root, env=env, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([bin_dir / "gunicorn", *options, "--bind", f"127.0.0.1:{port}", "app:app"],
+                               cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _free_port() -> int:

@@ -130,9 +130,10 @@ def test_a_meeting_is_never_in_the_future(app, api, make_user):
 
 def test_a_badge_replaced_after_an_offline_scan_still_takes_the_note(app, api, client, make_user, login):
     person = make_user(name="Bea")
+    scanned = (datetime.utcnow() - timedelta(minutes=5)).isoformat() + "Z"
     owner = login(app.test_client(), person)
     assert owner.submit("/badge/replace", {"password": PASSWORD}).status_code == 302
-    assert api(badge=person.token, body=BODY).status_code == 201
+    assert api(badge=person.token, body=BODY, met_at=scanned).status_code == 201
 
 
 def test_csrf_endpoint_is_never_cached(client):

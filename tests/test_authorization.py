@@ -18,9 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from relbuild.extensions import db
-from relbuild.models import AttendeeImport, Prompt, User
-from relbuild.services.accounts import claim_token, create_invited, reset_token, start_session
+from relbuild.models import AttendeeImport, Invitation, LoginSession, Prompt, User
+from relbuild.services.accounts import reset_token, start_session
 from relbuild.services.events import create_event, join_event
+from relbuild.services.invitations import invitation_token
+from relbuild.services.verification import confirmation_token
 from relbuild.services.links import action_token, unsubscribe_token
 from relbuild.services.notes import save_note
 
@@ -48,8 +50,13 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     # capability links: whoever holds the signed token may use it, signed in or not
     "GET auth.reset_password": (200, 200, 200, 200),
     "POST auth.reset_password": (422, 422, 422, 422),
-    "GET auth.claim": (200, 200, 200, 200),
-    "POST auth.claim": (422, 422, 422, 422),
+    "GET verification.confirm": (200, 200, 200, 200),
+    "POST verification.confirm": (200, 200, 200, 200),
+    "GET invitations.show": (200, 200, 200, 200),
+    # an invitation to an address with no account: accepting makes one (fields missing: 422), or joins
+    # whoever is signed in (then it is answered, and shown again)
+    "POST invitations.accept_from_email": (422, 302, 302, 302),
+    "POST invitations.decline_from_email": (200, 200, 200, 200),
     "GET followups.email_action": (200, 200, 200, 200),
     "POST followups.email_action": (200, 200, 200, 200),
     "GET followups.unsubscribe": (200, 200, 200, 200),
@@ -66,6 +73,11 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "POST account.calendar_on": (LOGIN, 302, 302, 302),
     "POST account.calendar_off": (LOGIN, 302, 302, 302),
     "POST account.end_other_sessions": (LOGIN, 302, 302, 302),
+    "POST account.end_one_session": (LOGIN, 302, 302, 302),  # only ever one of my own sessions
+    "POST verification.resend": (LOGIN, 302, 302, 302),
+    "POST verification.cancel_change": (LOGIN, 302, 302, 302),
+    # an invitation to my confirmed address, answered in the app
+    "POST invitations.answer_in_app": (LOGIN, 302, 404, 404),
     "GET badges.mine": (LOGIN, 200, 200, 200),
     "GET badges.qr_as_svg": (LOGIN, 200, 200, 200),
     "GET badges.qr_as_png": (LOGIN, 200, 200, 200),
@@ -106,7 +118,8 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET events.dashboard": (LOGIN, 200, 403, 404),
     "GET events.import_upload": (LOGIN, 200, 403, 404),
     "POST events.import_upload": (LOGIN, 422, 403, 404),
-    "POST events.import_confirm": (LOGIN, 200, 403, 404),
+    "GET events.import_preview": (LOGIN, 200, 403, 404),
+    "POST events.import_confirm": (LOGIN, 303, 403, 404),
 }
 ROLES = ("anon", "owner", "attendee", "other")
 
@@ -126,11 +139,14 @@ def world(app, make_user):
                              ends_at=f"{now + timedelta(hours=3):%Y-%m-%dT%H:%M}")
         join_event(db.session.get(User, attendee.id), event)
         upload = AttendeeImport(event_id=event.id, uploaded_by=owner.id, rows=[])
-        invited = create_invited("Ivy Invited", "ivy@example.com")
-        db.session.add(upload)
+        invitations = [Invitation(event_id=event.id, email=email, invited_by=owner.id)
+                       for email in ("ivy@example.com", "ian@example.com", owner.email)]
+        db.session.add_all([upload, *invitations])
         db.session.commit()
-        ids = {"event_id": event.id, "code": event.join_code, "import_id": upload.id, "invited": invited.id,
-               "prompt_id": db.session.scalar(sa.select(Prompt.id).where(Prompt.user_id == owner.id).limit(1))}
+        ids = {"event_id": event.id, "code": event.join_code, "import_id": upload.id,
+               "invitations": [i.id for i in invitations],
+               "prompt_id": db.session.scalar(sa.select(Prompt.id).where(Prompt.user_id == owner.id).limit(1)),
+               "session": start_session(me).session_id}
     return {"owner": owner, "attendee": attendee, "other": other, "subject": subject, **ids}
 
 
@@ -140,17 +156,26 @@ def url_arguments(app, world, endpoint: str) -> dict:
     if owner.calendar_token is None:  # turned off by an earlier request
         owner.calendar_token = "feed-" + uuid.uuid4().hex
         db.session.commit()
+    accept, decline, mine = (db.session.get(Invitation, i) for i in world["invitations"])
     tokens = {
         "badges.person": world["owner"].token,
-        "auth.claim": claim_token(db.session.get(User, world["invited"])),
+        "verification.confirm": confirmation_token(owner, owner.email),
+        "invitations.show": invitation_token(accept),
+        "invitations.accept_from_email": invitation_token(accept),
+        "invitations.decline_from_email": invitation_token(decline),
         "auth.reset_password": reset_token(owner),
         "followups.email_action": action_token(world["prompt_id"], "snooze"),
         "followups.unsubscribe": unsubscribe_token(owner.public_id),
         "account.calendar_feed": owner.calendar_token,
     }
-    return {"token": tokens.get(endpoint), "public_id": world["subject"].public_id, "prompt_id": world["prompt_id"],
+    session = db.session.get(LoginSession, world["session"])
+    ended = "0" * 32  # the owner signed it out in an earlier request
+    public_id = (session.public_id if session else ended) if endpoint == "account.end_one_session" \
+        else world["subject"].public_id
+    return {"token": tokens.get(endpoint), "public_id": public_id, "prompt_id": world["prompt_id"],
             "action": "done", "event_id": world["event_id"], "import_id": world["import_id"],
-            "code": world["code"], "note_id": WRITE_ID, "filename": "css/app.css"}
+            "code": world["code"], "note_id": WRITE_ID, "filename": "css/app.css", "invitation_id": mine.id,
+            "answer": "accept"}
 
 
 def client_as(app, world, role: str):

@@ -95,10 +95,10 @@ def test_a_name_with_line_breaks_cannot_add_email_headers(app, runner, mailbox, 
     with app.app_context():  # a name stored before names were kept on one line
         db.session.get(Note, note_id).subject.name = "Mo\nBcc: victim@example.com"
         db.session.commit()
-    assert "sent 1" in send(runner, "2026-11-30T08:00")
-    [message] = mailbox.messages
+    send(runner, "2026-11-30T08:00")  # the digest (and Eve's link to confirm her address, when already due)
+    [message] = [m for m in mailbox.messages if m["Subject"].startswith("Your notes")]
     assert message["Subject"] == "Your notes from Sunday 29 November: Mo Bcc: victim@example.com"
-    assert message["Bcc"] is None and mailbox.to("victim@example.com") == []
+    assert all(m["Bcc"] is None for m in mailbox.messages) and mailbox.to("victim@example.com") == []
 
 
 def test_note_edited_before_the_digest_goes_out_in_its_latest_form(app, client, runner, mailbox, write, login):

@@ -4,21 +4,16 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
 from relbuild.extensions import limiter
-from tests.conftest import _free_port
+from tests.conftest import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
@@ -63,28 +58,9 @@ def server(tmp_path_factory):
     """gunicorn with 2 worker processes behind one proxy hop, limits shared through Redis."""
     store = _redis()
     store.flushdb()
-    folder = tmp_path_factory.mktemp("limits")
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'relbuild.db'}", "REDIS_URL": REDIS_URL,
-           "PROXY_FIX_HOPS": "1", "SECRET_KEY": "limits-test", "BASE_URL": f"http://127.0.0.1:{port}"}
-    bin_dir = Path(sys.executable).parent
-    subprocess.run([bin_dir / "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen([bin_dir / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:app"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
-    yield base, store
-    process.terminate()
-    process.wait(timeout=10)
+    env = {**os.environ, "REDIS_URL": REDIS_URL, "PROXY_FIX_HOPS": "1", "SECRET_KEY": "limits-test"}
+    with gunicorn(tmp_path_factory.mktemp("limits"), env, "--workers", "2") as (base, _):
+        yield base, store
     store.flushdb()
 
 
@@ -98,7 +74,7 @@ def test_login_limit_per_email_holds_across_workers_and_addresses(server):
     assert status == 429 and "Slow down a little" in page
     # Another address, another connection (so possibly the other worker): the account is still protected.
     assert Browser(base, "198.51.100.23").post("/login", {"email": email, "password": "x" * 12})[0] == 429
-    assert any(key.startswith(b"LIMITS") for key in store.scan_iter())  # the counts live in Redis
+    assert any(key.startswith(b"LIMITS") for key in store.scan_iter())  # per-address counts live in Redis
 
 
 def test_per_address_limit_uses_the_real_client_address_behind_the_proxy(server):

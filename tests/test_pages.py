@@ -17,7 +17,8 @@ def test_every_post_without_csrf_token_is_refused(app, client, make_user, login)
     person, me = make_user(), make_user()
     login(client, me)
     samples = {"token": person.token, "public_id": person.public_id, "prompt_id": 1, "action": "done",
-               "event_id": 1, "code": "ABCDEFGH", "import_id": "00000000-0000-4000-8000-000000000000"}
+               "event_id": 1, "code": "ABCDEFGH", "import_id": "00000000-0000-4000-8000-000000000000",
+               "invitation_id": 1, "answer": "accept"}
     adapter = app.url_map.bind("relbuild.test")
     rules = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
     assert {"auth.login", "auth.register", "auth.logout", "profile.edit", "badges.connect", "badges.person",

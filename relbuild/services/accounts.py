@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
@@ -16,12 +18,14 @@ from ..extensions import db
 from ..models import LoginSession, Prompt, User, utcnow
 from .badges import issue_badge
 from .errors import RelbuildError
-from .followups import PASSWORD_RESET
+from .followups import CONFIRM_EMAIL, PASSWORD_RESET, SIGNUP_ATTEMPT, queue_account_email
+from .throttle import release_attempt, reserve_attempt
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 # Checked against when the email is unknown, so both paths cost one hash check.
 _DUMMY_HASH = generate_password_hash("relbuild-timing-equaliser")
+SEEN_EVERY = timedelta(minutes=5)  # how fresh a session's last-seen time is kept
 
 
 @lru_cache(maxsize=1)
@@ -62,8 +66,11 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email))
 
 
-def register_user(name: str, email: str, password: str, timezone: str = "UTC") -> User:
-    """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use."""
+def register_user(name: str, email: str, password: str, timezone: str = "UTC", *, confirmed: bool = False) -> User:
+    """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use.
+
+    `confirmed`: the person came through a link sent to this address (an invitation), so it is theirs.
+    """
     name = " ".join(name.split())  # one line: it goes into email subjects and badge sheets
     if not name:
         raise RelbuildError("name_required", "Tell people your name.", "name")
@@ -74,25 +81,47 @@ def register_user(name: str, email: str, password: str, timezone: str = "UTC") -
     from .profiles import valid_timezone
 
     user = User(name=name[:80], email=email, password_hash=hash_password(password),
-                timezone=valid_timezone(timezone), values=[])
+                timezone=valid_timezone(timezone), values=[], email_confirmed_at=utcnow() if confirmed else None)
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same address signed up a moment ago, in another request
+        db.session.rollback()
+        raise RelbuildError("email_taken", "An account exists for this address.", "email")
     issue_badge(user)
     db.session.commit()
     return user
 
 
-UNCLAIMED = "!unclaimed"  # an account an organizer made: nobody can log in until it is claimed
+def sign_up(name: str, email: str, password: str, timezone: str = "UTC") -> User | None:
+    """Sign-up as the form does it: the new account, or None when the address is taken.
+
+    A new account gets a link to confirm its address. A taken address is never signed in and
+    never told apart by the answer: its owner gets an email instead (at most one a day), and the
+    same password work is spent either way.
+    """
+    try:
+        user = register_user(name, email, password, timezone)
+    except RelbuildError as error:
+        if error.code != "email_taken":
+            raise
+    else:
+        queue_account_email(CONFIRM_EMAIL, user)
+        db.session.commit()
+        return user
+    hash_password(password)  # as long as creating the account would have taken
+    owner = find_user_by_email(normalize_email(email))
+    if owner is not None and owner.password_hash != DELETED:
+        queue_account_email(SIGNUP_ATTEMPT, owner, once_within=timedelta(days=1))
+        db.session.commit()
+    return None
+
+
+# An account an organizer's import made before imports became invitations: nobody can log in until
+# its owner sets a password (through "Forgot your password?", which also proves the address).
+UNCLAIMED = "!unclaimed"
 DELETED = "!deleted"  # a deleted account's empty row
-CLAIM_MAX_AGE = 14 * 24 * 3600
 RESET_MAX_AGE = 3600
-
-
-def create_invited(name: str, email: str, headline: str = "") -> User:
-    """An account made from an organizer's attendee list; its owner claims it by setting a password."""
-    user = User(name=name[:80], email=email, headline=headline[:120], password_hash=UNCLAIMED, values=[])
-    db.session.add(user)
-    return user
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -100,8 +129,9 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 
 def _fingerprint(user: User) -> str:
-    # Changes whenever the password is set, so claim and reset links work once.
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    # Changes whenever the password or the address changes, so a reset link works once and dies with
+    # the address it was sent to.
+    return hashlib.sha256(f"{user.password_hash}\n{user.email}".encode()).hexdigest()[:16]
 
 
 def _account_token(user: User, purpose: str) -> str:
@@ -114,25 +144,6 @@ def _user_for_token(token: str, purpose: str, max_age: int) -> User | None:
     user = db.session.scalar(sa.select(User).where(User.public_id == str(data.get("u"))))
     if user is None or user.password_hash == DELETED or _fingerprint(user) != data.get("f"):
         return None
-    return user
-
-
-def claim_token(user: User) -> str:
-    return _account_token(user, "claim-account")
-
-
-def user_for_claim(token: str) -> User:
-    """The unclaimed account a claim link is for; RelbuildError when expired, used or forged."""
-    try:
-        user = _user_for_token(token, "claim-account", CLAIM_MAX_AGE)
-    except SignatureExpired:
-        raise RelbuildError("claim_expired", "This invitation link has expired. Ask the organizer for a new one.",
-                            status=410)
-    except BadSignature:
-        raise RelbuildError("claim_invalid", "This invitation link is not valid.", status=404)
-    if user is None or user.password_hash != UNCLAIMED:
-        raise RelbuildError("claim_used", "This invitation was already used. Log in with your password.",
-                            status=410)
     return user
 
 
@@ -172,10 +183,18 @@ def request_password_reset(email: str) -> None:
 
 
 def reset_password(token: str, password: str) -> User:
-    """Set a new password from a reset link (once) and end every session of the account."""
+    """Set a new password from a reset link (once) and end every session of the account.
+
+    The link came to the account's address, so that address is now confirmed too.
+    """
     user = user_for_reset(token)
     _set_password(user, password)
     end_sessions(user)
+    if user.current_badge is None:  # an account an old import made never had one
+        issue_badge(user)
+    from .verification import mark_confirmed
+
+    mark_confirmed(user)
     db.session.commit()
     return user
 
@@ -186,9 +205,14 @@ def _set_password(user: User, password: str) -> None:
 
 
 def confirm_password(user: User, password: str, field: str = "password") -> None:
-    """Ask for the password again before a sensitive change; RelbuildError when it is wrong."""
+    """Ask for the password again before a sensitive change; RelbuildError when it is wrong.
+
+    Wrong guesses here come out of the same per-address allowance as logging in.
+    """
+    reserve_attempt(user.email)
     if not password or not check_password_hash(user.password_hash, password):
         raise RelbuildError("wrong_password", "That is not your current password.", field)
+    release_attempt(user.email)
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -207,43 +231,32 @@ def sign_out_elsewhere(user: User) -> None:
     db.session.commit()
 
 
-def change_email(user: User, new_email: str, password: str) -> None:
-    """Move the account to another address after checking the password."""
-    confirm_password(user, password)
-    email = normalize_email(new_email)
-    if email != user.email:
-        if find_user_by_email(email) is not None:
-            raise RelbuildError("email_taken", "Another account uses that address.", "email")
-        user.email = email
-    db.session.commit()
-
-
-def claim_account(token: str, password: str) -> User:
-    """Set the first password of an invited account (once)."""
-    user = user_for_claim(token)
-    _set_password(user, password)
-    if user.current_badge is None:
-        issue_badge(user)
-    db.session.commit()
-    return user
-
-
 def authenticate(email: str, password: str) -> User | None:
-    """Return the user when the email and password match; spends the same work either way."""
+    """Return the user when the email and password match; spends the same work either way.
+
+    Takes one attempt from the address's allowance first (RelbuildError 429 when it is used up).
+    """
     try:
         email = normalize_email(email)
     except RelbuildError:
-        email = ""
+        email = (email or "").strip().lower()[:254]
+    reserve_attempt(email)
     user = find_user_by_email(email) if email else None
     if user is None or user.password_hash in (UNCLAIMED, DELETED):
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    release_attempt(email)
+    return user
 
 
-def start_session(user: User) -> User:
-    """Open a new server-side session for the user; the returned user carries its id for Flask-Login."""
-    login_session = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id)
+def start_session(user: User, device: str = "") -> User:
+    """Open a new server-side session for the user; the returned user carries its id for Flask-Login.
+
+    `device` is a short description of the browser ("Chrome on Android") for the account page.
+    """
+    login_session = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id, device=device[:120])
     db.session.add(login_session)
     db.session.commit()
     user.session_id = login_session.id
@@ -263,11 +276,65 @@ def end_session(session_id: str | None) -> None:
         db.session.commit()
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Return the signed-in user for a session id, or None when that session has ended."""
-    user = db.session.scalar(
-        sa.select(User).join(LoginSession, LoginSession.user_id == User.id).where(LoginSession.id == session_id)
-    )
-    if user is not None:
-        user.session_id = session_id
+def end_session_of(user: User, public_id: str) -> bool:
+    """Sign out one of the user's sessions, named as on the account page; False when it is not theirs."""
+    ended = db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id,
+                                                             LoginSession.public_id == public_id))
+    db.session.commit()
+    return ended.rowcount > 0
+
+
+def session_limits() -> tuple[timedelta, timedelta]:
+    """(idle timeout, absolute lifetime) of a sign-in session."""
+    config = current_app.config
+    return timedelta(days=config["SESSION_IDLE_DAYS"]), timedelta(days=config["SESSION_MAX_DAYS"])
+
+
+def _live(now: datetime):
+    idle, lifetime = session_limits()
+    return sa.and_(LoginSession.last_seen_at > now - idle, LoginSession.created_at > now - lifetime)
+
+
+def load_session_user(session_id: str, now: datetime | None = None) -> User | None:
+    """Return the signed-in user for a session id, or None when that session has ended or expired.
+
+    The session's last-seen time is written at most every few minutes, not on every request.
+    """
+    now = now or utcnow()
+    row = db.session.execute(
+        sa.select(User, LoginSession.last_seen_at).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == session_id, _live(now))
+    ).first()
+    if row is None:
+        return None
+    user, last_seen = row
+    if now - last_seen > SEEN_EVERY:
+        db.session.execute(sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now))
+        db.session.commit()
+    user.session_id = session_id
     return user
+
+
+def active_sessions(user: User, now: datetime | None = None) -> list[LoginSession]:
+    """The user's sessions that still work, most recently used first (expired ones are removed)."""
+    now = now or utcnow()
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id, ~_live(now)))
+    db.session.commit()
+    return list(db.session.scalars(sa.select(LoginSession).where(LoginSession.user_id == user.id)
+                                   .order_by(LoginSession.last_seen_at.desc())))
+
+
+_BROWSERS = (("Edg/", "Edge"), ("EdgA/", "Edge"), ("SamsungBrowser/", "Samsung Internet"), ("OPR/", "Opera"),
+             ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"),
+             ("Safari/", "Safari"))
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_device(user_agent: str) -> str:
+    """'Chrome on Android' from a User-Agent header, for the list of signed-in devices."""
+    browser = next((name for marker, name in _BROWSERS if marker in user_agent), "")
+    system = next((name for marker, name in _SYSTEMS if marker in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import qrcode
@@ -20,6 +21,7 @@ from .errors import RelbuildError
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 SHORT_CODE_LENGTH = 8
 TOKEN_BYTES = 24  # 192 bits
+OFFLINE_GRACE = timedelta(days=14)  # how long after a replacement a phone may still sync a note met before it
 
 
 def badge_url(token: str) -> str:
@@ -54,17 +56,6 @@ def issue_badge(user: User) -> Badge:
     return badge
 
 
-def issue_badges(user_ids: list[int]) -> None:
-    """A first badge for each of many new accounts at once (an attendee import); the caller commits."""
-    codes: set[str] = set()
-    while len(codes) < len(user_ids):
-        wanted = {new_code() for _ in range(len(user_ids) - len(codes))} - codes
-        taken = set(db.session.scalars(sa.select(Badge.short_code).where(Badge.short_code.in_(wanted))))
-        codes |= wanted - taken
-    db.session.add_all(Badge(user_id=user_id, token=secrets.token_urlsafe(TOKEN_BYTES), short_code=code)
-                       for user_id, code in zip(user_ids, sorted(codes)))
-
-
 def replace_badge(user: User) -> Badge:
     """Retire the user's current badge and issue a new token and short code."""
     now = utcnow()
@@ -77,17 +68,22 @@ def replace_badge(user: User) -> Badge:
     return badge
 
 
-def badge_by_token(token: str, *, allow_replaced: bool = False) -> Badge:
+def badge_by_token(token: str, *, met_before: datetime | None = None, now: datetime | None = None) -> Badge:
     """Return the current badge for a token; RelbuildError 'badge_replaced' (410) or 'badge_unknown' (404).
 
-    `allow_replaced` accepts a retired badge too: a note written offline before the owner replaced it.
+    `met_before`: a note written offline says when its author met the owner. A retired badge still
+    takes it when that was before the badge was replaced and the phone sends it within
+    OFFLINE_GRACE of the replacement; nothing else gets past a retired badge.
     """
     badge = db.session.scalar(sa.select(Badge).options(joinedload(Badge.user)).where(Badge.token == token)) \
         if len(token) <= 64 else None
     if badge is None:
         raise RelbuildError("badge_unknown", "There is no badge with this link.", status=404)
-    if badge.replaced_at is not None and not allow_replaced:
-        raise RelbuildError("badge_replaced", "This badge was replaced by its owner.", status=410)
+    if badge.replaced_at is not None:
+        now = now or utcnow()
+        offline = met_before is not None and met_before < badge.replaced_at <= now <= badge.replaced_at + OFFLINE_GRACE
+        if not offline:
+            raise RelbuildError("badge_replaced", "This badge was replaced by its owner.", status=410)
     return badge
 
 

@@ -13,6 +13,7 @@ from ..mail import mail_domain
 from ..models import Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .followups import DIGEST, OFFER_CHECK, RECONNECT, REMINDER
+from .links import opaque_id
 from .profiles import profile_url
 
 FEED_KINDS = (DIGEST, OFFER_CHECK, RECONNECT, REMINDER)
@@ -61,7 +62,7 @@ def feed_ics(user: User, now: datetime | None = None) -> bytes:
         .order_by(Prompt.due_at).limit(500))
     for prompt, note, person in rows:
         item = CalendarEvent()
-        item.add("uid", f"prompt-{prompt.id}@{mail_domain()}")
+        item.add("uid", f"prompt-{opaque_id('prompt', prompt.id)}@{mail_domain()}")
         item.add("dtstamp", now.replace(tzinfo=timezone.utc))
         item.add("dtstart", prompt.due_at.replace(tzinfo=timezone.utc))
         item.add("duration", timedelta(minutes=15))

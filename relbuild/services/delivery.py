@@ -22,12 +22,15 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
-from ..models import Note, Prompt, User, WorkerPass, utcnow
-from .accounts import claim_token, reset_token
+from ..models import Invitation, Note, Prompt, User, WorkerPass, utcnow
+from .accounts import reset_token
 from .events import event_when
-from .followups import ACCOUNT_KINDS, DIGEST, INVITATION, PASSWORD_RESET, local_date
-from .links import action_token, unsubscribe_token
+from .followups import (ACCOUNT_KINDS, CONFIRM_EMAIL, DIGEST, EMAIL_CHANGED, INVITATION, PASSWORD_RESET,
+                        SIGNUP_ATTEMPT, local_date)
+from .invitations import invitation_token
+from .links import action_token, opaque_id, unsubscribe_token
 from .profiles import profile_url
+from .verification import confirmation_token, is_confirmed
 
 BATCH = 500
 MAX_ATTEMPTS_REFUSED = 3  # a recipient refused this often is given up on
@@ -73,6 +76,8 @@ def _claim(now: datetime, token: str, wall: datetime, lease: timedelta) -> list[
     return list(db.session.scalars(
         sa.select(Prompt).where(Prompt.claim_token == token, Prompt.status == "sending")
         .options(joinedload(Prompt.user), joinedload(Prompt.event),
+                 joinedload(Prompt.invitation).joinedload(Invitation.event),
+                 joinedload(Prompt.invitation).joinedload(Invitation.inviter),
                  joinedload(Prompt.note).joinedload(Note.subject), joinedload(Prompt.note).joinedload(Note.event))
         .order_by(Prompt.group_key, Prompt.id)
     ).unique())
@@ -109,10 +114,8 @@ def write_link(note: Note, author: User) -> str:
 def render_email(prompts: list[Prompt]):
     """The email for one prompt, or for one digest group; the notes as they are now."""
     first = prompts[0]
-    if first.kind == INVITATION:
-        return render_invitation(first)
-    if first.kind == PASSWORD_RESET:
-        return render_password_reset(first)
+    if first.kind in ACCOUNT_EMAILS:
+        return ACCOUNT_EMAILS[first.kind](first)
     user: User = first.user
     items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
               "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
@@ -123,8 +126,8 @@ def render_email(prompts: list[Prompt]):
     who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
     event = first.note.event if first.kind == DIGEST else None
     day = local_date(user, first.note.met_at) if first.kind == DIGEST else None
-    if event is not None:
-        subject = f"Your notes from {event.name}: {who}"
+    if event is not None:  # the event's name is an organizer's words: quoted, never the whole subject
+        subject = f"Your notes from “{event.name}”: {who}"
         message_id = f"<digest.{user.public_id}.event-{event.id}@{mail_domain()}>"
     elif day is not None:
         subject = f"Your notes from {day:%A %-d %B}: {who}"
@@ -135,7 +138,7 @@ def render_email(prompts: list[Prompt]):
             "reconnect": f"How is it going with {names[0]}?",
             "reminder": f"Reminder: follow up with {names[0]}",
         }[first.kind]
-        message_id = f"<prompt.{first.id}@{mail_domain()}>"
+        message_id = f"<prompt.{opaque_id('prompt', first.id)}@{mail_domain()}>"
     context = {"user": user, "items": items, "kind": first.kind, "day": day, "event": event,
                "unsubscribe": unsubscribe, "followups": url_for("followups.index", _external=True)}
     return build_message(
@@ -145,28 +148,64 @@ def render_email(prompts: list[Prompt]):
     )
 
 
-def render_invitation(prompt: Prompt):
-    """An organizer's invitation: the event, and a link to claim the account made for them."""
-    user, event = prompt.user, prompt.event
-    context = {"user": user, "event": event, "when": event_when(event),
-               "claim": url_for("auth.claim", token=claim_token(user), _external=True)}
+def _account_email(prompt: Prompt, subject: str, template: str, **context) -> object:
+    """An email about an account or an invitation, to the prompt's address (or the account's)."""
+    to = prompt.address or prompt.user.email
+    context.update(user=prompt.user, to=to)
     return build_message(
-        to=user.email, subject=f"You're invited to {event.name} on Relbuild",
-        message_id=f"<invitation.{prompt.id}@{mail_domain()}>",
-        text=render_template("email/invitation.txt", **context),
-        html=render_template("email/invitation.html", **context),
+        to=to, subject=subject, message_id=f"<{prompt.kind}.{opaque_id('prompt', prompt.id)}@{mail_domain()}>",
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
     )
+
+
+def render_invitation(prompt: Prompt):
+    """An organizer's invitation: the event, who invites, and one link to answer (yes or no).
+
+    The same email whether or not the address has an account. The organizer's words (the event's
+    name and venue, which hold no links) are quoted and never make the subject on their own; the
+    inviter is named by their confirmed address, not by a name they typed.
+    """
+    invitation = prompt.invitation
+    event = invitation.event
+    role = "to be an organizer of" if invitation.role == "organizer" else "to"
+    return _account_email(
+        prompt, f"Invitation to “{event.name}” on Relbuild", "invitation", invitation=invitation, event=event,
+        when=event_when(event), role=role, inviter=invitation.inviter,
+        answer=url_for("invitations.show", token=invitation_token(invitation), _external=True))
 
 
 def render_password_reset(prompt: Prompt):
     """A link to choose a new password; it lasts an hour and works once."""
-    user = prompt.user
-    context = {"user": user, "reset": url_for("auth.reset_password", token=reset_token(user), _external=True)}
-    return build_message(
-        to=user.email, subject="Reset your Relbuild password", message_id=f"<reset.{prompt.id}@{mail_domain()}>",
-        text=render_template("email/password_reset.txt", **context),
-        html=render_template("email/password_reset.html", **context),
-    )
+    return _account_email(prompt, "Reset your Relbuild password", "password_reset",
+                          reset=url_for("auth.reset_password", token=reset_token(prompt.user), _external=True))
+
+
+def render_confirmation(prompt: Prompt):
+    """A link that confirms the address it was sent to (after sign-up, or to move the account there)."""
+    to = prompt.address or prompt.user.email
+    return _account_email(prompt, "Confirm your email address for Relbuild", "confirm_email",
+                          change=to != prompt.user.email,
+                          confirm=url_for("verification.confirm", token=confirmation_token(prompt.user, to),
+                                          _external=True))
+
+
+def render_email_changed(prompt: Prompt):
+    """To the old address: the account moved to another one."""
+    return _account_email(prompt, "Your Relbuild email address was changed", "email_changed",
+                          new=prompt.user.email)
+
+
+def render_signup_attempt(prompt: Prompt):
+    """To an account's address: someone tried to sign up with it (the sign-up page said nothing more)."""
+    return _account_email(prompt, "You already have a Relbuild account", "signup_attempt",
+                          login=url_for("auth.login", _external=True),
+                          reset=url_for("auth.reset_password", token=reset_token(prompt.user), _external=True))
+
+
+ACCOUNT_EMAILS = {INVITATION: render_invitation, PASSWORD_RESET: render_password_reset,
+                  CONFIRM_EMAIL: render_confirmation, EMAIL_CHANGED: render_email_changed,
+                  SIGNUP_ATTEMPT: render_signup_attempt}
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -208,8 +247,14 @@ def send_due(now: datetime | None = None) -> PassResult:
                     _set(handled, token, status="skipped")
                     result.skipped += len(handled)
                     group = [p for p in group if p not in handled]
-                    if not group:
-                        continue
+                # Follow-ups go only to a confirmed address; they wait for it (mark_confirmed releases them).
+                held = [p for p in group if p.kind not in ACCOUNT_KINDS and not is_confirmed(p.user)]
+                if held:
+                    _set(held, token, status="held")
+                    result.skipped += len(held)
+                    group = [p for p in group if p not in held]
+                if not group:
+                    continue
                 try:
                     message = render_email(group)
                 except Exception as error:  # noqa: BLE001 -- one unrenderable prompt must not stop the others

@@ -1,6 +1,8 @@
 """Events: organizers, joining, and which event a note belongs to."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -8,9 +10,10 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Badge, Event, EventAttendee, EventOrganizer, User
-from .accounts import find_user_by_email, normalize_email
+from .accounts import normalize_email
 from .badges import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, new_code, normalize_short_code
 from .errors import RelbuildError
+from .invitations import ORGANIZER, invite
 from .profiles import timezone_names, zone
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -30,12 +33,36 @@ def _parse_local(value: str, tz: str, field: str) -> datetime:
     return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
+# Web addresses, email addresses and domain names in an event's name or venue: they go into invitation
+# emails, where a link or a domain could pass for a message from Relbuild itself.
+_TLDS = ("com|net|org|info|biz|io|co|me|app|dev|xyz|top|site|online|link|click|live|shop|store|club|tk|ml|ga|cf|"
+         "gq|ru|cn|su|ly|gl|to|cc|ws|fr|de|uk|us|ca|eu|in|au|nl|it|es|ch|be|se|no|pl|br|jp|kr|ai|gg|sh|page|"
+         "cloud|email|support|help|security|login|account|ms|win|bid|cam|icu|pw|rest|work|zip|mov|lol|fyi")
+LINK_LIKE = re.compile(
+    r"[a-z][a-z0-9+.-]*://|\b(https?|ftp|mailto|javascript|data|tel|sms|file):"  # https://…, mailto:…
+    r"|www\.|\S@\S"                            # www.…, an email address
+    r"|\b\d{1,3}(\.\d{1,3}){3}\b"                # an IP address
+    rf"|[a-z0-9-]+\.({_TLDS})\b(?!\.[a-z])",      # a domain name (relbuild-security.com)
+    re.IGNORECASE)
+
+
+def _refuse_links(text: str, field: str, what: str) -> None:
+    # NFKC folds look-alikes (full-width letters and dots, ideographic full stops) into the ASCII they render as.
+    folded = unicodedata.normalize("NFKC", text).replace("\u3002", ".").replace("\uff61", ".")
+    if LINK_LIKE.search(folded):
+        raise RelbuildError("link_in_text", f"The {what} cannot contain a web address, an email address or a "
+                            "domain name: it goes into invitation emails.", field)
+
+
 def _check(name: str, venue: str, starts_at: str, ends_at: str, tz: str) -> dict:
     name = " ".join((name or "").split())
     if not name:
         raise RelbuildError("name_required", "Give the event a name.", "name")
     if len(name) > 120:
         raise RelbuildError("name_too_long", "Keep the name under 120 characters.", "name")
+    _refuse_links(name, "name", "event name")
+    venue = " ".join((venue or "").split())[:200]
+    _refuse_links(venue, "venue", "venue")
     tz = (tz or "").strip()
     if tz not in timezone_names():
         raise RelbuildError("bad_timezone", "Pick the event's time zone from the list.", "timezone")
@@ -45,8 +72,7 @@ def _check(name: str, venue: str, starts_at: str, ends_at: str, tz: str) -> dict
         raise RelbuildError("ends_before_start", "The end must be after the start.", "ends_at")
     if end - start > timedelta(days=MAX_DAYS):
         raise RelbuildError("too_long", f"An event can last at most {MAX_DAYS} days.", "ends_at")
-    return {"name": name, "venue": " ".join((venue or "").split())[:200], "starts_at": start, "ends_at": end,
-            "timezone": tz}
+    return {"name": name, "venue": venue, "starts_at": start, "ends_at": end, "timezone": tz}
 
 
 def create_event(organizer: User, *, name: str, venue: str, starts_at: str, ends_at: str, timezone: str,
@@ -106,15 +132,11 @@ def event_by_code(raw: str) -> Event:
     return event
 
 
-def add_organizer(event: Event, email: str) -> User:
-    """Make the account with this email a co-organizer."""
-    user = find_user_by_email(normalize_email(email))
-    if user is None:
-        raise RelbuildError("no_account", "No account uses that email yet. Ask them to sign up first.", "email")
-    if db.session.get(EventOrganizer, (event.id, user.id)) is None:
-        db.session.add(EventOrganizer(event_id=event.id, user_id=user.id))
-        db.session.commit()
-    return user
+def invite_organizer(event: Event, inviter: User, email: str) -> str:
+    """Invite an address to organize the event with the inviter; they join when they accept."""
+    email = normalize_email(email)
+    invite(event, inviter, [{"email": email}], role=ORGANIZER)
+    return email
 
 
 def organizers(event: Event) -> list[User]:

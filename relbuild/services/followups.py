@@ -18,7 +18,9 @@ from .profiles import zone
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
 INVITATION, PASSWORD_RESET = "invitation", "password_reset"
-ACCOUNT_KINDS = (INVITATION, PASSWORD_RESET)  # emails about the account itself: sent even with prompts off
+CONFIRM_EMAIL, EMAIL_CHANGED, SIGNUP_ATTEMPT = "confirm_email", "email_changed", "signup_attempt"
+# Emails about the account itself: sent even with prompts off, and to addresses not yet confirmed.
+ACCOUNT_KINDS = (INVITATION, PASSWORD_RESET, CONFIRM_EMAIL, EMAIL_CHANGED, SIGNUP_ATTEMPT)
 OFFER_CHECK_DAYS, RECONNECT_DAYS, SNOOZE_DAYS = 7, 30, 7
 OPEN = ("pending", "sending")
 
@@ -32,6 +34,26 @@ def at_prompt_hour(user: User, day: date) -> datetime:
     """The user's prompt hour on a local day, as stored (naive UTC)."""
     local = datetime.combine(day, time(user.prompt_hour), tzinfo=zone(user))
     return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def queue_account_email(kind: str, user: User | None = None, *, address: str | None = None,
+                        invitation_id: int | None = None, once_within: timedelta | None = None) -> bool:
+    """Put an account email in the outbox (the worker sends it); the caller commits.
+
+    `once_within`: send nothing when the same kind already went (or waits) for this user and
+    address within that time, so a form submitted again and again cannot flood an inbox.
+    """
+    now = utcnow()
+    if once_within is not None:
+        recent = sa.select(Prompt.id).where(Prompt.kind == kind, Prompt.created_at > now - once_within,
+                                            Prompt.status.in_(("pending", "sending", "sent")))
+        recent = recent.where(Prompt.user_id == user.id) if user is not None else recent
+        recent = recent.where(Prompt.address == address) if address else recent.where(Prompt.address.is_(None))
+        if db.session.scalar(recent.limit(1)) is not None:
+            return False
+    db.session.add(Prompt(user_id=user.id if user is not None else None, kind=kind, address=address,
+                          invitation_id=invitation_id, due_at=now, next_attempt_at=now))
+    return True
 
 
 def _add(user: User, note: Note, kind: str, due_at: datetime, group_key: str | None = None) -> Prompt:

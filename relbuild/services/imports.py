@@ -1,23 +1,23 @@
-"""Attendee import: check a CSV, show every problem, then write it all in one transaction."""
+"""Attendee import: check a CSV, show every row and problem, then send all its invitations in one transaction."""
 from __future__ import annotations
 
 import codecs
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from ..extensions import db
-from ..models import AttendeeImport, Event, EventAttendee, Prompt, User, utcnow
-from .accounts import create_invited
-from .badges import issue_badges
+from ..models import AttendeeImport, Event, User, utcnow
 from .errors import RelbuildError
-from .followups import INVITATION
+from .invitations import ATTENDING, INVITE, INVITED, invite, plan
 
 MAX_ROWS = 20_000
-CHUNK = 500
+PREVIEW_LIFETIME = timedelta(days=1)
+PREVIEW_PAGE = 200  # rows on one page of the preview
 
 
 def _decode(data: bytes) -> str:
@@ -94,76 +94,62 @@ def parse_rows(data: bytes) -> list[dict]:
     return rows
 
 
-def _existing(emails: list[str]) -> dict[str, User]:
-    found = {}
-    for start in range(0, len(emails), CHUNK):
-        chunk = emails[start:start + CHUNK]
-        found.update({u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(chunk)))})
-    return found
+def preview(event: Event, uploader: User, data: bytes, now: datetime | None = None) -> AttendeeImport:
+    """Check an upload and keep it for confirmation; nothing is sent or joined until then.
 
-
-def _attending(event: Event, user_ids: list[int]) -> set[int]:
-    ids = set()
-    for start in range(0, len(user_ids), CHUNK):
-        chunk = user_ids[start:start + CHUNK]
-        ids.update(db.session.scalars(sa.select(EventAttendee.user_id).where(
-            EventAttendee.event_id == event.id, EventAttendee.user_id.in_(chunk))))
-    return ids
-
-
-def preview(event: Event, uploader: User, data: bytes) -> AttendeeImport:
-    """Check an upload and keep it for confirmation; each good row says what importing will do."""
+    Each good row says what confirming will do: invite the address (the same words whether or not
+    it has an account), or nothing because it was invited before or is already attending.
+    """
+    now = now or utcnow()
     rows = parse_rows(data)
     good = [r for r in rows if not r["problems"]]
-    existing = _existing([r["email"] for r in good])
-    attending = _attending(event, [u.id for u in existing.values()])
+    status = plan(event, [r["email"] for r in good])
     for row in good:
-        user = existing.get(row["email"])
-        row["status"] = "new" if user is None else ("already" if user.id in attending else "existing")
-    batch = AttendeeImport(event_id=event.id, uploaded_by=uploader.id, rows=rows)
+        row["status"] = status[row["email"]]
+    # Previews never confirmed are dropped after a day (they hold people's addresses).
+    db.session.execute(sa.delete(AttendeeImport).where(AttendeeImport.finished_at.is_(None),
+                                                       AttendeeImport.created_at < now - PREVIEW_LIFETIME))
+    batch = AttendeeImport(event_id=event.id, uploaded_by=uploader.id, rows=rows, created_at=now)
     db.session.add(batch)
     db.session.commit()
     return batch
 
 
 def summary_of(rows: list[dict]) -> dict:
-    counts = {"new": 0, "existing": 0, "already": 0, "bad": 0}
+    counts = {INVITE: 0, INVITED: 0, ATTENDING: 0, "bad": 0}
     for row in rows:
         counts["bad" if row["problems"] else row["status"]] += 1
     return counts
 
 
-def confirm(batch: AttendeeImport) -> dict:
-    """Write the import in one transaction (once): new accounts with invitations, existing ones added."""
+def confirm(batch: AttendeeImport, organizer: User) -> dict:
+    """Send the import's invitations in one transaction (once); RelbuildError when over the limits."""
     if batch.finished_at is not None:
         return batch.summary
     event = db.session.get(Event, batch.event_id)
     good = [r for r in batch.rows if not r["problems"]]
-    existing = _existing([r["email"] for r in good])  # checked again: someone may have signed up since
-    created = []
-    for row in good:
-        if row["email"] not in existing:
-            user = create_invited(row["name"], row["email"], row["headline"])
-            created.append(user)
-            existing[row["email"]] = user
-    db.session.flush()
-    issue_badges([user.id for user in created])
-    attending = _attending(event, [u.id for u in existing.values()])
-    added = [u for u in existing.values() if u.id not in attending]
-    now = utcnow()
-    db.session.add_all(EventAttendee(event_id=event.id, user_id=u.id, joined_at=now, imported=True) for u in added)
-    db.session.add_all(Prompt(user_id=u.id, event_id=event.id, kind=INVITATION, due_at=now, next_attempt_at=now)
-                       for u in created)
-    summary = {"created": len(created), "added": len(added) - len(created),
-               "already": len(good) - len(added), "bad": len(batch.rows) - len(good)}
-    batch.finished_at, batch.summary = now, summary
+    invited = invite(event, organizer, good)  # checked again: someone may have joined since the preview
+    summary = {"invited": invited, "already": len(good) - invited, "bad": len(batch.rows) - len(good)}
+    # The addresses are not kept once the invitations exist.
+    batch.finished_at, batch.summary, batch.rows = utcnow(), summary, []
     db.session.commit()
     return summary
 
 
-def import_for(event: Event, import_id: str) -> AttendeeImport:
+def import_for(event: Event, import_id: str, now: datetime | None = None) -> AttendeeImport:
+    now = now or utcnow()
     batch = db.session.get(AttendeeImport, import_id) if len(import_id) <= 36 else None
     if batch is None or batch.event_id != event.id:
         raise RelbuildError("import_unknown", "That import is not here any more. Upload the file again.", status=404)
+    if batch.finished_at is None and batch.created_at < now - PREVIEW_LIFETIME:
+        raise RelbuildError("import_expired", "This preview is more than a day old. Upload the file again.",
+                            status=410)
     return batch
 
+
+def forget_address(email: str) -> None:
+    """Take an address out of every import still waiting for confirmation (its owner deleted their account)."""
+    for batch in db.session.scalars(sa.select(AttendeeImport).where(AttendeeImport.finished_at.is_(None))):
+        rows = [row for row in batch.rows if row.get("email") != email]
+        if len(rows) != len(batch.rows):
+            batch.rows = rows

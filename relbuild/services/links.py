@@ -1,5 +1,8 @@
-"""Signed links in emails: prompt actions (expiring) and one-click unsubscribe."""
+"""Signed links in emails (prompt actions, one-click unsubscribe) and opaque ids for what leaves the server."""
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -43,3 +46,12 @@ def read_unsubscribe_token(token: str) -> str:
         return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").loads(token)
     except BadSignature:
         raise RelbuildError("link_invalid", "This unsubscribe link is not valid.", status=404)
+
+
+def opaque_id(kind: str, number: int) -> str:
+    """A stable stand-in for a database id in what leaves the server (Message-IDs, calendar UIDs).
+
+    Sequential ids would tell a recipient how many prompts everyone together has had.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,45 @@
+"""Confirming an email address from the link sent to it, and asking for a new link."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .extensions import limiter
+from .services import RelbuildError
+from .services.verification import cancel_email_change, confirm_address, read_confirmation, send_confirmation
+
+bp = Blueprint("verification", __name__)
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def confirm(token: str):
+    """GET shows the address and one button (mail scanners open links); POST confirms it."""
+    try:
+        user, address = read_confirmation(token)
+        if request.method == "POST":
+            user = confirm_address(token)
+            return render_template("verification/confirmed.html", address=user.email)
+    except RelbuildError as error:
+        return render_template("error.html", code=error.status, title="This link does not work",
+                               message=error.message), error.status
+    return render_template("verification/confirm.html", address=address, token=token)
+
+
+@bp.route("/account/email/confirmation", methods=["POST"])
+@login_required
+@limiter.limit("10/hour")
+def resend():
+    address = current_user.pending_email or current_user.email
+    if send_confirmation(current_user):
+        flash(f"We sent a new link to {address}. It works for a week.", "success")
+    else:
+        flash(f"A link to {address} went out a moment ago: give it a minute, and look in the spam folder too.",
+              "info")
+    return redirect(url_for("account.index", _anchor="email-heading"))
+
+
+@bp.route("/account/email/cancel", methods=["POST"])
+@login_required
+def cancel_change():
+    cancel_email_change(current_user)
+    flash(f"Your email stays {current_user.email}.", "success")
+    return redirect(url_for("account.index", _anchor="email-heading"))
