@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Event, EventAttendee, Note, User
+from .collation import sorted_by_name
 from .events import local
 
 MIN_GROUP = 5  # fewer active people than this: no breakdowns, so no one can be singled out
@@ -83,9 +84,9 @@ def notes_per_hour(event: Event) -> list[tuple[str, int]]:
 
 
 def attendee_rows(event: Event) -> list[tuple[User, datetime, bool]]:
-    """(person, joined at, wrote at least one note during the event) for the attendee export."""
+    """(person, joined at, wrote at least one note during the event), in collation order of names."""
     active = sa.select(Note.author_id).where(Note.event_id == event.id).distinct().scalar_subquery()
     stmt = (sa.select(User, EventAttendee.joined_at, User.id.in_(active))
             .join(EventAttendee, EventAttendee.user_id == User.id)
-            .where(EventAttendee.event_id == event.id).order_by(User.name))
-    return [tuple(row) for row in db.session.execute(stmt)]
+            .where(EventAttendee.event_id == event.id).order_by(User.id))
+    return sorted_by_name((tuple(row) for row in db.session.execute(stmt)), lambda row: row[0].name)
