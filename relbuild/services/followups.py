@@ -18,6 +18,7 @@ from .profiles import zone
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
 INVITATION, PASSWORD_RESET = "invitation", "password_reset"
+PROMPT_KINDS = (DIGEST, OFFER_CHECK, RECONNECT, REMINDER)  # notes coming back to their author
 ACCOUNT_KINDS = (INVITATION, PASSWORD_RESET)  # emails about the account itself: sent even with prompts off
 OFFER_CHECK_DAYS, RECONNECT_DAYS, SNOOZE_DAYS = 7, 30, 7
 OPEN = ("pending", "sending")
