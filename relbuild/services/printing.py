@@ -67,7 +67,7 @@ def text_language(text: str) -> str | None:
 
 def _ems(text: str) -> float:
     # A rough width in ems: wide (CJK) characters take a full em, others a little over half.
-    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.58 for c in text)
+    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.64 for c in text)
 
 
 def fitting_size(text: str, width_pt: float, lines: int, largest: int, smallest: int) -> int:
@@ -103,7 +103,7 @@ def badge_sheet(badges: list[tuple[str, str, str, str]], *, event_name: str, siz
     cards = []
     for name, headline, link, code in badges:
         cards.append({"name": name, "headline": headline, "qr": qr_image(link), "qr_mm": qr_box_mm(link, BADGE_QR_MM),
-                      "code": format_short_code(code), "name_pt": fitting_size(name, 140, 2, 22, 12),
+                      "code": format_short_code(code), "name_pt": fitting_size(name, 130, 2, 22, 12),
                       "dir": text_direction(name), "lang": text_language(name),
                       "headline_dir": text_direction(headline)})
     sheets = [cards[first:first + PER_PAGE] for first in range(0, len(cards), PER_PAGE)] or [[]]
