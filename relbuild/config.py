@@ -29,9 +29,22 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+SERVED_ORIGIN_FILE = "base_url"  # written by `make run` (scripts/serve.sh): the origin it serves
+
+
+def _base_url(instance_path: Path) -> str:
+    """BASE_URL, else the origin `make run` last served (so `flask …` by hand links there), else the default."""
+    if os.environ.get("BASE_URL"):
+        return os.environ["BASE_URL"].strip().rstrip("/")
+    served = instance_path / SERVED_ORIGIN_FILE
+    if served.exists() and served.read_text().strip():
+        return served.read_text().strip().rstrip("/")
+    return "http://127.0.0.1:5000"
+
+
 def from_environment(instance_path: Path) -> dict:
     """Build the Flask config mapping from environment variables."""
-    base_url = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    base_url = _base_url(instance_path)
     database_url = _database_url(instance_path)
     return {
         "SECRET_KEY": _secret_key(instance_path),

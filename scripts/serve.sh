@@ -16,6 +16,9 @@ if [ "${HTTPS:-0}" = "1" ]; then
 elif [ -z "${BASE_URL:-}" ] && [ "$HOST" != "0.0.0.0" ]; then
   export BASE_URL="http://$HOST:$PORT"  # links in QR codes and emails point where the app really listens
 fi
+export BASE_URL=${BASE_URL:-http://127.0.0.1:$PORT}
+# `flask followups …` run by hand in another terminal reads this, so its emails link here too.
+mkdir -p instance && printf '%s\n' "$BASE_URL" > instance/base_url
 
 $BIN/flask followups worker --interval "${WORKER_INTERVAL:-30}" &
 worker=$!

@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask.testing import FlaskClient
 
 from relbuild import create_app
 from relbuild.extensions import db, limiter
+
+# Every test starts at this instant (the clock then ticks), never at the machine's date.
+# RELBUILD_TEST_NOW moves it; the modules in TWICE also run a second time years later, so a test
+# that quietly depends on "today" fails now, not on some future morning.
+TEST_NOW = datetime.fromisoformat(os.environ.get("RELBUILD_TEST_NOW", "2026-11-29T16:00:00+00:00"))
+YEARS_LATER = datetime.fromisoformat("2033-06-15T05:45:00+00:00")
+TWICE = {"test_followups", "test_delivery_workers", "test_notes", "test_api", "test_account", "test_events"}
 
 META_CSRF = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
 PASSWORD = "violet harbour lantern"
@@ -26,6 +35,18 @@ class Client(FlaskClient):
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf_token())
         return self.post(url, data=data, **kwargs)
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rpartition(".")[2] in TWICE and "clock" in metafunc.fixturenames:
+        metafunc.parametrize("clock", [TEST_NOW, YEARS_LATER], ids=["now", "years-later"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """The test's clock (time-machine): starts at TEST_NOW and ticks; `clock.move_to(...)` travels."""
+    with time_machine.travel(getattr(request, "param", TEST_NOW), tick=True) as traveller:
+        yield traveller
 
 
 def _database_url(tmp_path_factory) -> str:

@@ -113,7 +113,7 @@ def test_password_reset_by_email_works_once_and_signs_out_everywhere(app, runner
     # The same page either way: no way to tell whether an address has an account.
     assert known.data.replace(me.email.encode(), b"X") == unknown.data.replace(b"nobody@example.com", b"X")
 
-    assert "sent 1," in send_due(runner)
+    assert "sent 1 prompt in 1 email," in send_due(runner)
     [message] = mailbox.messages
     assert message["To"] == me.email and message["Subject"] == "Reset your Relbuild password"
     link = reset_link(message)
@@ -146,7 +146,7 @@ def test_one_reset_email_at_a_time_and_a_friendly_limit(app, client, runner, mai
     me = make_user()
     for _ in range(3):
         client.submit("/password/forgot", {"email": me.email})
-    assert "sent 1," in send_due(runner)
+    assert "sent 1 prompt in 1 email," in send_due(runner)
     limiter.enabled = True
     codes = [client.submit("/password/forgot", {"email": me.email}).status_code for _ in range(6)]
     assert codes[:5] == [200] * 5 and codes[5] == 429
@@ -158,7 +158,7 @@ def test_reset_emails_go_out_even_with_prompt_emails_turned_off(app, client, run
         db.session.get(User, me.id).email_prompts = False
         db.session.commit()
     client.submit("/password/forgot", {"email": me.email})
-    assert "sent 1," in send_due(runner)
+    assert "sent 1 prompt in 1 email," in send_due(runner)
 
 
 # --- export --------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -160,16 +160,17 @@ def test_followed_up_from_email_restarts_the_cadence(app, runner, mailbox, write
     assert len(prompts(app, status="pending")) == 1
 
 
-def test_snooze_from_email_reminds_a_week_later(app, runner, mailbox, write):
+def test_snooze_from_email_reminds_a_week_later(app, runner, mailbox, write, clock):
     write(offer="")
+    clock.move_to(datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc))  # the worker's morning pass
     send(runner, "2026-11-30T08:00")
     link = action_links(mailbox.messages[0])["snooze"].replace("http://relbuild.test", "")
     visitor = app.test_client()
     assert b"Remind me in a week" in visitor.get(link).data
-    # the snooze happens "now" in real time; send at the reminder's due time
+    clock.move_to(datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))  # Ann reads the email at lunch
     assert b"We will remind you in a week" in visitor.submit(link).data
     reminder = [due for kind, due, status in prompts(app) if kind == "reminder"]
-    assert len(reminder) == 1
+    assert reminder == [datetime(2026, 12, 7, 8, 0)]  # 09:00 Berlin, a week later
     send(runner, (reminder[0] - timedelta(minutes=1)).isoformat())
     assert len(mailbox.messages) == 1
     send(runner, reminder[0].isoformat())
@@ -246,7 +247,7 @@ def test_a_prompt_that_cannot_be_rendered_does_not_stop_the_others(app, runner, 
         due = datetime(2026, 11, 30, 7, 0)
         db.session.add(Prompt(user_id=write.author.id, kind="reconnect", due_at=due, next_attempt_at=due))
         db.session.commit()
-    assert "sent 1, failed 0, retrying 1" in send(runner, "2026-11-30T09:00")
+    assert "sent 1 prompt in 1 email, failed 0, retrying 1" in send(runner, "2026-11-30T09:00")
     assert [m["To"] for m in mailbox.messages] == ["ann@example.com"]
     send(runner, "2026-11-30T10:00")
     send(runner, "2026-11-30T11:00")
@@ -291,19 +292,69 @@ def test_empty_followups_say_what_to_do(client, make_user, login):
     assert "Nothing to follow up right now" in client.get("/followups").data.decode()
 
 
-def test_healthz_reports_the_workers_last_pass_and_backlog(app, client, write, runner):
+def test_healthz_reports_the_workers_last_pass_and_backlog(app, client, write, runner, clock):
     write()
+    clock.move_to(datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc))  # the evening of the day they met
     before = client.get("/healthz").json
     assert before["worker"]["stale"] is True and before["worker"]["last_pass"] is None
     send(runner, "2026-11-29T20:00")
     after = client.get("/healthz").json
     assert after["worker"]["stale"] is False and after["backlog"]["scheduled"] == 3
+    clock.move_to(datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc))  # digest and offer check now overdue
+    later = client.get("/healthz").json
+    assert later["worker"]["stale"] is True and later["backlog"] == {"due_now": 2, "sending": 0, "failed": 0,
+                                                                    "scheduled": 1}
 
 
 def test_status_command(app, runner, write):
     write()
-    output = runner.invoke(args=["followups", "status"]).output
-    assert "scheduled later: 3" in output and "last pass: never" in output
+    output = runner.invoke(args=["followups", "status", "--now", "2026-11-29T20:00"]).output
+    assert "due now: 0" in output and "scheduled later: 3" in output and "last pass: never" in output
+    assert "links in emails point to: http://relbuild.test" in output
+    output = runner.invoke(args=["followups", "status", "--now", "2026-12-06T08:00"]).output
+    assert "due now: 2" in output and "scheduled later: 1" in output
+
+
+def test_a_pass_that_sends_nothing_says_when_the_next_prompt_is_due(app, runner, write):
+    write()
+    output = send(runner, "2026-11-29T20:00")
+    assert "sent 0 prompts in 0 emails" in output
+    assert "The next prompt is due at 2026-11-30 08:00 UTC" in output and "followups preview" in output
+
+
+def test_preview_shows_what_goes_out_next_and_how_to_send_it_now(app, runner, write, tmp_path):
+    app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
+    write()
+    write(name="Cy Coder", offer="")  # the same day: one digest email for both notes
+    output = runner.invoke(args=["followups", "preview", "--now", "2026-11-29T20:00"]).output
+    lines = output.splitlines()
+    assert lines[0] == "2026-11-30 08:00 UTC  digest (2 notes) to ann@example.com (Mon 30 Nov 09:00 Europe/Berlin)"
+    command = lines[-1].split("now: ", 1)[1].split()
+    assert command[:4] == ["flask", "--app", "app", "followups"]
+    assert "sent 2 prompts in 1 email" in send(runner, command[-1])  # the command it prints really sends it
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    assert "Nothing is scheduled" in runner.invoke(args=["followups", "preview", "--now", "2027-01-01"]).output
+
+
+def test_send_due_takes_a_time_ahead_of_now(app, runner, write, clock, tmp_path):
+    app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
+    clock.move_to(MET.replace(tzinfo=timezone.utc))
+    write()
+    assert "sent 0" in send(runner, "+16h")  # 06:00 Berlin the next morning: not yet
+    assert "sent 1 prompt in 1 email" in send(runner, "+2d")
+    assert "sent 1 prompt in 1 email" in send(runner, "+7d1h")  # the offer check
+
+
+def test_emailed_prompts_are_listed_as_arrived_even_when_sent_ahead_of_the_clock(app, client, runner, write,
+                                                                                 login, clock):
+    write()
+    clock.move_to(datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc))
+    login(client, write.author)
+    before = client.get("/followups").data.decode()
+    assert before.index("Coming up") < before.index("Bea Builder")
+    send(runner, "2026-11-30T08:00")  # a pass run by hand with --now: the digest was emailed
+    after = client.get("/followups").data.decode()
+    assert after.index("Bea Builder") < after.index("Coming up")
 
 
 def test_bad_now_is_a_clear_error(runner):

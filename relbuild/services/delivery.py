@@ -35,16 +35,22 @@ MAX_ATTEMPTS = 12  # temporary failures: about a day of backoff
 WORKER_NAME = "followups"
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class PassResult:
-    sent: int = 0
+    sent: int = 0  # prompts
+    emails: int = 0  # messages: a digest covers several prompts
     skipped: int = 0
     failed: int = 0
     retrying: int = 0
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"sent {self.sent}, failed {self.failed}, retrying {self.retrying}, skipped {self.skipped}"
+        return (f"sent {_plural(self.sent, 'prompt')} in {_plural(self.emails, 'email')}, failed {self.failed}, "
+                f"retrying {self.retrying}, skipped {self.skipped}")
 
 
 def _claim(now: datetime, token: str, wall: datetime, lease: timedelta) -> list[Prompt]:
@@ -219,6 +225,7 @@ def send_due(now: datetime | None = None) -> PassResult:
                 _set(group, token, status="sent", sent_at=utcnow(), attempts=group[0].attempts + 1,
                      last_error=None)
                 result.sent += len(group)
+                result.emails += 1
     _record_pass(result)
     return result
 
@@ -236,6 +243,20 @@ def _record_pass(result: PassResult) -> None:
             db.session.rollback()
             db.session.execute(update)
     db.session.commit()
+
+
+def coming_up(now: datetime | None = None, limit: int = 10) -> list[tuple[datetime, Prompt, int]]:
+    """The next prompts the worker will send after `now`: (due, first prompt of its email, prompts in it)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        sa.select(sa.func.min(Prompt.id), sa.func.min(Prompt.next_attempt_at), sa.func.count())
+        .where(Prompt.status == "pending", Prompt.next_attempt_at > now)
+        .group_by(sa.func.coalesce(Prompt.group_key, sa.cast(Prompt.id, sa.String)))
+        .order_by(sa.func.min(Prompt.next_attempt_at)).limit(limit)
+    ).all()
+    firsts = {p.id: p for p in db.session.scalars(
+        sa.select(Prompt).where(Prompt.id.in_([row[0] for row in rows])).options(joinedload(Prompt.user)))}
+    return [(due, firsts[first_id], count) for first_id, due, count in rows]
 
 
 @dataclass

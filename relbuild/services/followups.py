@@ -132,8 +132,10 @@ def followups_for(user: User, now: datetime | None = None, upcoming_limit: int =
     now = now or utcnow()
     stmt = (sa.select(Prompt, Note, User).join(Note, Note.id == Prompt.note_id).join(User, User.id == Note.subject_id)
             .where(Prompt.user_id == user.id, Prompt.status != "cancelled", Prompt.action.is_(None)))
-    due = db.session.execute(stmt.where(Prompt.due_at <= now).order_by(Prompt.due_at.desc()).limit(100)).all()
-    upcoming = db.session.execute(stmt.where(Prompt.due_at > now).order_by(Prompt.due_at).limit(upcoming_limit)).all()
+    # A prompt already emailed is due, whatever the clock says (a pass may have run with --now ahead).
+    arrived = sa.or_(Prompt.due_at <= now, Prompt.status == "sent")
+    due = db.session.execute(stmt.where(arrived).order_by(Prompt.due_at.desc()).limit(100)).all()
+    upcoming = db.session.execute(stmt.where(sa.not_(arrived)).order_by(Prompt.due_at).limit(upcoming_limit)).all()
     return ([FollowupItem(*row) for row in due], [FollowupItem(*row) for row in upcoming])
 
 

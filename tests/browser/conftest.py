@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def live_server(app):
     app.config["BASE_URL"] = old_base
 
 
+def phone_context(p, browser, **overrides):
+    """A Pixel 7 browser context whose page clock starts at the test's (frozen) time.
+
+    Notes written offline carry the page's time: it must be the test's, not the machine's date.
+    """
+    context = browser.new_context(**{**p.devices["Pixel 7"], **overrides})
+    context.clock.install(time=datetime.now(timezone.utc))  # then it runs on as usual
+    return context
+
+
 @pytest.fixture
 def phone(playwright_browser):
     """Make phone-sized browser contexts (Pixel 7 by default).
@@ -61,8 +72,7 @@ def phone(playwright_browser):
     contexts, problems = [], []
 
     def make(**overrides):
-        options = {**p.devices["Pixel 7"], **overrides}
-        context = browser.new_context(**options)
+        context = phone_context(p, browser, **overrides)
         context.on("console", lambda msg: problems.append(msg.text)
                    if "Content Security Policy" in msg.text else None)
         context.on("weberror", lambda error: problems.append(str(error.error)))

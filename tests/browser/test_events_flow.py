@@ -1,6 +1,6 @@
 """An organizer on a phone creates an event; an attendee joins by scanning the poster; the dashboard counts."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pypdfium2
 import zxingcpp
@@ -20,7 +20,7 @@ def test_organizer_creates_event_attendee_joins_by_poster_qr_and_dashboard_count
     org.goto(f"{live_server}/events/new")
     org.get_by_label("Event name").fill("Phone Fair")
     org.get_by_label("Venue").fill("Hall B")
-    now = datetime.utcnow()
+    now = datetime.now(timezone.utc)
     org.get_by_label("Starts").fill(f"{now - timedelta(days=1):%Y-%m-%dT%H:%M}")
     org.get_by_label("Ends").fill(f"{now + timedelta(days=2):%Y-%m-%dT%H:%M}")  # on now: the note below is tagged
     org.get_by_label("Time zone").select_option("UTC")

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from relbuild.extensions import db
 from relbuild.models import Note
 from relbuild.services.badges import qr_png
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, shot
+from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, phone_context, shot
 from tests.conftest import PASSWORD
 
 BODY = "Talked about accessible transit maps; she wants feedback on her screen-reader tests."
@@ -178,7 +178,7 @@ def camera_browser(playwright_browser, tmp_path):
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={video}"])
         browsers.append(browser)
-        return browser.new_context(**p.devices["Pixel 7"], permissions=["camera"])
+        return phone_context(p, browser, permissions=["camera"])
 
     yield p, launch
     for browser in browsers:
