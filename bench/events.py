@@ -3,8 +3,8 @@
     .venv/bin/python bench/events.py            # full size
     .venv/bin/python bench/events.py --quick    # a small smoke run
 
-Badge sheet: time to render the PDF (8 badges a page, every QR drawn as vectors), first and second
-time (QR renderings are cached per link). Import: preview (parse and check) and confirm (one
+Badge sheet: time to render the PDF (8 badges a page, laid out by WeasyPrint), first and second
+time (QR images are cached per link). Import: preview (parse and check) and confirm (one
 transaction: accounts, badges, attendance, invitation rows) through the real routes on SQLite.
 """
 from __future__ import annotations
@@ -34,11 +34,11 @@ def main() -> None:
                       BASE_URL="https://relbuild.example")
     from relbuild import create_app
     from relbuild.extensions import db, limiter
-    from relbuild.services.printing import _qr_path, badge_sheet
+    from relbuild.services.printing import badge_sheet, qr_image
 
     app = create_app({"WTF_CSRF_ENABLED": False})
     limiter.enabled = False
-    with app.app_context():
+    with app.test_request_context():
         db.create_all()
         sample = [(f"Attendee Number {n:04d}", "Looking for a summer internship in data journalism",
                    f"https://relbuild.example/c/{n:032d}", "ABCDEFGH") for n in range(badges)]
@@ -47,7 +47,7 @@ def main() -> None:
             start = time.perf_counter()
             pdf = badge_sheet(sample, event_name="Spring Career Fair", size="a4")
             timings.append(time.perf_counter() - start)
-        cached = _qr_path.cache_info()
+        cached = qr_image.cache_info()
 
     client = app.test_client()
     client.post("/register", data={"name": "Olga Organizer", "email": "olga@example.com",

@@ -1,9 +1,6 @@
 """Events: create and edit, join by poster QR or code, and the organizer's tools."""
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -19,7 +16,7 @@ from .services.invitations import invitations_left, limits, outstanding, outstan
 from .services.outcomes import CLIP, MIN_GROUP, attendee_rows, outcomes
 from .services.verification import is_confirmed
 from .services.printing import badge_sheet, poster
-from .services.spreadsheets import safe_cell
+from .services.spreadsheets import csv_text
 
 bp = Blueprint("events", __name__)
 
@@ -187,12 +184,9 @@ def attendees(event_id: int):
 @login_required
 def attendees_csv(event_id: int):
     event = _event_or_error(event_id, organizer=True)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "email", "joined"])  # who is there, never what anyone did
-    for user, joined_at in attendee_rows(event):
-        writer.writerow([safe_cell(user.name), safe_cell(user.email), local_input(event, joined_at)])
-    response = Response(out.getvalue(), mimetype="text/csv")
+    text = csv_text(["name", "email", "joined"],  # who is there, never what anyone did
+                    ([user.name, user.email, local_input(event, joined_at)] for user, joined_at in attendee_rows(event)))
+    response = Response(text.encode("utf-8"), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="attendees-{event.join_code}.csv"'
     return response
 

@@ -122,11 +122,12 @@ class PromptSettingsForm(FlaskForm):
 class EventForm(FlaskForm):
     name = StringField("Event name", validators=[DataRequired("Give the event a name."), Length(max=120)])
     venue = StringField("Venue", validators=[Optional(), Length(max=200)])
-    # Checked by services.events (local time in the event's zone, YYYY-MM-DDTHH:MM).
+    # Checked by services.events (local time in the event's zone, YYYY-MM-DDTHH:MM). No Length here: it would
+    # render maxlength, which a datetime-local input may not carry.
     starts_at = StringField("Starts", render_kw={"type": "datetime-local"},
-                            validators=[DataRequired("Pick when it starts."), Length(max=32)])
+                            validators=[DataRequired("Pick when it starts.")])
     ends_at = StringField("Ends", render_kw={"type": "datetime-local"},
-                          validators=[DataRequired("Pick when it ends."), Length(max=32)])
+                          validators=[DataRequired("Pick when it ends.")])
     timezone = SelectField("Time zone", validate_choice=False)
     description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=2000)])
 

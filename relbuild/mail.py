@@ -26,10 +26,13 @@ class OutgoingMail:
     data: bytes
 
 
-def _header_value(value: str) -> str:
-    # User text (names) never breaks a header onto a new line; non-ASCII becomes RFC 2047 words.
+def _header(name: str, value: str) -> str:
+    """'Name: value'. User text (names) never breaks a header onto a new line; non-ASCII becomes RFC 2047 words,
+    each at most 75 characters (RFC 2047) on folded lines of at most 76, counting the header's name."""
     value = " ".join(value.split())
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep=CRLF)
+    if not value.isascii():
+        value = Header(value, "utf-8", maxlinelen=76, header_name=name).encode(linesep=CRLF)
+    return f"{name}: {value}"
 
 
 def _quoted_printable(text: str) -> str:
@@ -48,9 +51,9 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     name, address = parseaddr(current_app.config["MAIL_FROM"])
     boundary = "=_" + secrets.token_hex(12)  # "=" never starts a quoted-printable line, so never in a body
     lines = [f"From: {formataddr((name, address), charset='utf-8')}", f"To: {to}",
-             f"Subject: {_header_value(subject)}", f"Date: {formatdate(localtime=False)}",
+             _header("Subject", subject), f"Date: {formatdate(localtime=False)}",
              f"Message-ID: {message_id}", "Auto-Submitted: auto-generated",
-             *(f"{key}: {_header_value(value)}" for key, value in (headers or {}).items()),
+             *(_header(key, value) for key, value in (headers or {}).items()),
              "MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
     for subtype, body in (("plain", text), ("html", html)):
         lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',

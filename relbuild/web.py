@@ -136,4 +136,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES, "shell": False})
     app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version)
     app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["isotime"] = lambda v: v.replace(tzinfo=timezone.utc).isoformat() if v else ""
+    # Whole seconds: HTML's <time datetime> allows at most three decimals, and nobody reads microseconds.
+    app.jinja_env.filters["isotime"] = \
+        lambda v: v.replace(tzinfo=timezone.utc, microsecond=0).isoformat() if v else ""

@@ -36,12 +36,16 @@ def make_cert(folder: Path) -> None:
 
 
 def banner(url: str) -> None:
-    import qrcode
+    import zxingcpp
 
     print(f"\nOpen {url} on your phone (same Wi-Fi), or scan:\n")
-    code = qrcode.QRCode(border=2)
-    code.add_data(url)
-    code.print_ascii(invert=True)
+    image = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode).to_image(add_quiet_zones=True)
+    height, width = image.shape
+    dark = bytes(memoryview(image))
+    # Two rows of modules a line, light on a dark terminal: a half block for each pair.
+    for y in range(0, height, 2):
+        print("".join(" ▄▀█"[(dark[y * width + x] >= 128) * 2 + (y + 1 < height and dark[(y + 1) * width + x] >= 128)]
+                      for x in range(width)))
     print("The certificate is self-signed: accept the browser's warning once.\n")
 
 

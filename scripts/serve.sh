@@ -24,4 +24,5 @@ $BIN/flask followups worker --interval "${WORKER_INTERVAL:-30}" &
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT INT TERM
 echo "Relbuild on ${BASE_URL:-http://$HOST:$PORT} with the follow-up worker beside it (Ctrl-C stops both)"
-$BIN/gunicorn --workers "${WEB_CONCURRENCY:-2}" --threads 4 --bind "$HOST:$PORT" --access-logfile - "${TLS[@]}" app:app
+# --timeout 120: a badge sheet for a thousand attendees takes WeasyPrint half a minute (BENCHMARKS.md).
+$BIN/gunicorn --workers "${WEB_CONCURRENCY:-2}" --threads 4 --timeout 120 --bind "$HOST:$PORT" --access-logfile - "${TLS[@]}" app:app

@@ -217,7 +217,8 @@ def test_export_has_my_profile_notes_people_and_vcards_and_nothing_of_others(app
     assert notes["Sam Shares"]["person"]["email"] == sharer.email and notes["Pia Private"]["person"]["email"] is None
     assert {p["kind"] for p in json.loads(archive.read("prompts.json"))} >= {"digest", "offer_check", "reconnect"}
 
-    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(archive.read("people.csv").decode()))}
+    assert archive.read("people.csv").startswith("\ufeffname,".encode())  # a BOM: Excel then reads UTF-8
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(archive.read("people.csv").decode("utf-8-sig")))}
     assert set(rows) == {"Sam Shares", "Pia Private", "Fay Fan"}
     assert rows["Sam Shares"]["headline"].startswith("'=")  # a formula is defused for spreadsheets
     assert rows["Fay Fan"]["note"] == ""  # who connected with me, never what they wrote

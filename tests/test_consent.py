@@ -253,7 +253,7 @@ def test_no_figure_before_the_day_after_and_none_at_all_for_few_active_people(ap
     page = client.get(f"/events/{event_id}/dashboard").data.decode()
     assert 'data-stat="notes"' not in page and 'data-stat="active"' not in page
     csv_text = client.get(f"/events/{event_id}/attendees.csv").data.decode()
-    assert csv_text.splitlines()[0] == "name,email,joined"  # no per-person activity column
+    assert csv_text.splitlines()[0] == "\ufeffname,email,joined"  # no per-person activity column
 
 
 def test_puppets_cannot_subtract_their_way_to_the_victims_activity(app, event_id, make_user):

@@ -200,7 +200,8 @@ def test_one_click_unsubscribe_without_cookies_stops_prompt_emails(app, runner, 
 def test_unsubscribe_page_asks_before_acting(app, runner, mailbox, write):
     write()
     send(runner, "2026-11-30T08:00")
-    url = re.search(r"Stop these emails: (\S+)", mailbox.messages[0].get_body(("plain",)).get_content()).group(1)
+    text = mailbox.messages[0].get_body(("plain",)).get_content()
+    url = re.search(r"Unsubscribe from follow-up emails: (\S+)", text).group(1)
     page = app.test_client().get(url.replace("http://relbuild.test", ""))
     assert page.status_code == 200 and b"Stop the emails" in page.data
     assert db_user(app, "Ann Author").email_prompts is True

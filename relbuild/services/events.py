@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Badge, Event, EventAttendee, EventOrganizer, User
 from .accounts import normalize_email
 from .badges import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, new_code, normalize_short_code
+from .collation import sorted_by_name
 from .errors import RelbuildError
 from .invitations import ORGANIZER, invite
 from .profiles import timezone_names, zone
@@ -140,8 +141,9 @@ def invite_organizer(event: Event, inviter: User, email: str) -> str:
 
 
 def organizers(event: Event) -> list[User]:
-    return list(db.session.scalars(sa.select(User).join(EventOrganizer, EventOrganizer.user_id == User.id)
-                                   .where(EventOrganizer.event_id == event.id).order_by(User.name)))
+    return sorted_by_name(db.session.scalars(sa.select(User).join(EventOrganizer, EventOrganizer.user_id == User.id)
+                                             .where(EventOrganizer.event_id == event.id).order_by(User.id)),
+                          lambda user: user.name)
 
 
 def has_joined(user: User, event: Event) -> bool:
@@ -197,10 +199,10 @@ def event_when(event: Event, viewer: User | None = None) -> str:
 
 
 def attendee_badges(event: Event, public_ids: set[str] | None = None) -> list[tuple[str, str, str, str]]:
-    """(name, headline, badge token, short code) of the attendees' current badges, by name."""
+    """(name, headline, badge token, short code) of the attendees' current badges, in collation order of names."""
     stmt = (sa.select(User.name, User.headline, Badge.token, Badge.short_code)
             .join(EventAttendee, EventAttendee.user_id == User.id).join(Badge, Badge.user_id == User.id)
-            .where(EventAttendee.event_id == event.id, Badge.replaced_at.is_(None)).order_by(User.name, User.id))
+            .where(EventAttendee.event_id == event.id, Badge.replaced_at.is_(None)).order_by(User.id))
     if public_ids:
         stmt = stmt.where(User.public_id.in_(public_ids))
-    return [tuple(row) for row in db.session.execute(stmt)]
+    return sorted_by_name((tuple(row) for row in db.session.execute(stmt)), lambda row: row[0])

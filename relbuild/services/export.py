@@ -1,10 +1,10 @@
 """Everything about me, in one ZIP: JSON for machines, a CSV and vCards for people."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
+import unicodedata
 import zipfile
 from datetime import datetime
 
@@ -15,7 +15,7 @@ from ..models import Event, EventAttendee, EventOrganizer, Note, NoteWrite, Prom
 from .badges import badge_url
 from .notes import connected_with_me
 from .profiles import profile_url
-from .spreadsheets import safe_cell
+from .spreadsheets import csv_text
 
 README = """Your Relbuild data, exported {when} (UTC).
 
@@ -90,16 +90,48 @@ def _vcard_text(value: str) -> str:
             .replace(",", "\\,").replace(";", "\\;"))
 
 
+def _east_asian(char: str) -> bool:
+    return any(script in unicodedata.name(char, "") for script in ("CJK", "HANGUL", "HIRAGANA", "KATAKANA"))
+
+
+def name_parts(name: str) -> tuple[str, str]:
+    """(family, given) for vCard's N: "Ana María Ruiz" → ("Ruiz", "Ana María"), "Jan van der Berg" →
+    ("van der Berg", "Jan"), "山田 太郎" → ("山田", "太郎") (family first); one word stays whole as the family."""
+    words = name.split()
+    if len(words) < 2:
+        return name.strip(), ""
+    if _east_asian(words[0][0]):
+        return words[0], " ".join(words[1:])
+    # Lower-case particles (van, de, von, da) belong to the family name that follows them.
+    start = next((i for i in range(1, len(words) - 1) if words[i][0].islower()), len(words) - 1)
+    return " ".join(words[start:]), " ".join(words[:start])
+
+
+def fold(line: str) -> str:
+    """A content line folded as vCard and iCalendar want: at most 75 octets a line, never inside a character."""
+    lines, current, size = [], "", 0
+    for char in line:
+        octets = len(char.encode("utf-8"))
+        if size + octets > 75:
+            lines.append(current)
+            current, size = " ", 1  # a continuation line starts with one space
+        current += char
+        size += octets
+    return "\r\n".join([*lines, current])
+
+
 def vcard(person: User, note: Note | None) -> str:
     """A vCard 3.0 for a person who shares their email, with my note about them."""
-    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_vcard_text(person.name)}", f"N:{_vcard_text(person.name)};;;;",
+    family, given = name_parts(person.name)
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_vcard_text(person.name)}",
+             f"N:{_vcard_text(family)};{_vcard_text(given)};;;",
              f"EMAIL;TYPE=INTERNET:{_vcard_text(person.email)}", f"URL:{profile_url(person)}"]
     if person.headline:
         lines.append(f"TITLE:{_vcard_text(person.headline)}")
     if note is not None:
         text = note.body + (f"\n\nI offered: {note.offer}" if note.offer else "")
         lines.append(f"NOTE:{_vcard_text(text)}")
-    return "\r\n".join([*lines, "END:VCARD", ""])
+    return "\r\n".join([*map(fold, lines), "END:VCARD", ""])
 
 
 def _file_name(person: User, taken: set[str]) -> str:
@@ -112,18 +144,12 @@ def _file_name(person: User, taken: set[str]) -> str:
 
 
 def _people_csv(notes, connected) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "headline", "email", "met_at", "event", "note", "offer", "followed_up_at", "link"])
-    for note, person, event in notes:
-        writer.writerow([safe_cell(v or "") for v in (
-            person.name, person.headline, person.email if person.share_email else "", _iso(note.met_at),
-            event.name if event else "", note.body, note.offer, _iso(note.followed_up_at), profile_url(person))])
-    for person, met_at in connected:
-        writer.writerow([safe_cell(v or "") for v in (
-            person.name, person.headline, person.email if person.share_email else "", _iso(met_at), "",
-            "", "", "", profile_url(person))])
-    return out.getvalue()
+    rows = [(person.name, person.headline, person.email if person.share_email else "", _iso(note.met_at),
+             event.name if event else "", note.body, note.offer, _iso(note.followed_up_at), profile_url(person))
+            for note, person, event in notes]
+    rows += [(person.name, person.headline, person.email if person.share_email else "", _iso(met_at), "",
+              "", "", "", profile_url(person)) for person, met_at in connected]
+    return csv_text(["name", "headline", "email", "met_at", "event", "note", "offer", "followed_up_at", "link"], rows)
 
 
 def export_zip(user: User) -> bytes:

@@ -18,6 +18,7 @@ from .profiles import zone
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
 INVITATION, PASSWORD_RESET = "invitation", "password_reset"
+PROMPT_KINDS = (DIGEST, OFFER_CHECK, RECONNECT, REMINDER)  # notes coming back to their author
 CONFIRM_EMAIL, EMAIL_CHANGED, SIGNUP_ATTEMPT = "confirm_email", "email_changed", "signup_attempt"
 # Emails about the account itself: sent even with prompts off, and to addresses not yet confirmed.
 ACCOUNT_KINDS = (INVITATION, PASSWORD_RESET, CONFIRM_EMAIL, EMAIL_CHANGED, SIGNUP_ATTEMPT)

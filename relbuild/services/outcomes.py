@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Event, EventAttendee, EventOutcome, Note, User, utcnow
+from .collation import sorted_by_name
 from .events import local
 
 MIN_GROUP = 10  # fewer active people than this (after noise): no figures at all
@@ -162,8 +163,8 @@ def people_per_hour(event: Event) -> list[tuple[str, int]]:
 
 
 def attendee_rows(event: Event) -> list[tuple[User, datetime]]:
-    """(person, joined at) for the attendee list and its export: who is there, never what they did."""
+    """(person, joined at) for the attendee list and its export, in collation order of names:
+    who is there, never what they did."""
     stmt = (sa.select(User, EventAttendee.joined_at).join(EventAttendee, EventAttendee.user_id == User.id)
-            .where(EventAttendee.event_id == event.id).order_by(User.name))
-    return [tuple(row) for row in db.session.execute(stmt)]
-
+            .where(EventAttendee.event_id == event.id).order_by(User.id))
+    return sorted_by_name((tuple(row) for row in db.session.execute(stmt)), lambda row: row[0].name)

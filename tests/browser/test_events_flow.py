@@ -30,7 +30,7 @@ def test_organizer_creates_event_attendee_joins_by_poster_qr_and_dashboard_count
     assert errors == [], errors
     expect(org.locator(".flashes")).to_contain_text("Event created")
     event_url = org.url
-    poster = org.request.get(live_server + org.get_by_role("link", name="Poster (A4)").get_attribute("href"))
+    poster = org.request.get(live_server + org.get_by_role("link", name="Print the poster").get_attribute("href"))
     assert poster.headers["content-type"] == "application/pdf"
 
     # the attendee's phone camera films the printed poster

@@ -1,0 +1,112 @@
+"""Every kind of email, as mail programs and spam filters meet it: parsed, scored and checked.
+
+The kinds come from the code (followups.PROMPT_KINDS and ACCOUNT_KINDS), so a kind added later is checked
+here as soon as it exists; every template in templates/email/ must be used by one of them.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from relbuild.extensions import db
+from relbuild.models import Event, Invitation, Note, Prompt, User
+from relbuild.services import followups
+from relbuild.services.delivery import render_email
+from relbuild.services.events import create_event, join_event
+from relbuild.services.notes import save_note
+from tests.perception import nu_errors, spam_scores
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "relbuild" / "templates" / "email"
+ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+MET = datetime(2026, 3, 14, 11, 30)
+
+
+@pytest.fixture
+def messages(app, make_user, monkeypatch):
+    """One rendered message of every kind (digests with and without an event, of one and of two notes)."""
+    author = make_user(name="Zoë Łukasiewicz-Ødegård", email="zoe@example.com", timezone="Europe/Warsaw")
+    first = make_user(name="Émile Gaudé-Lefèvre de Saint-Étienne", headline="Étudiant en génie électrique",
+                      share_email=True)
+    second = make_user(name="王小明", headline="设计实习生")
+    used: set[str] = set()
+    import relbuild.services.delivery as delivery
+
+    real_render = delivery.render_template
+    monkeypatch.setattr(delivery, "render_template",
+                        lambda name, **context: used.add(name) or real_render(name, **context))
+    rendered = {}
+    with app.test_request_context(base_url=app.config["BASE_URL"]):
+        me = db.session.get(User, author.id)
+        event = create_event(me, name="Salon de l'emploi d'hiver 2026 — École d'ingénieurs et de design",
+                             venue="Grand Hall", starts_at="2026-03-14T10:00", ends_at="2026-03-14T16:00",
+                             timezone="Europe/Warsaw")
+        join_event(me, event)
+        at_event, _ = save_note(me, db.session.get(User, first.id),
+                                "Émile builds tide-powered lamps; asked how to find a workshop for the winter.",
+                                offer="Send him the address of the maker space in Gdańsk", met_at=MET)
+        elsewhere, _ = save_note(me, db.session.get(User, second.id), "小明 sketches bike lanes for his city.",
+                                 offer="", met_at=datetime(2026, 4, 2, 15, 0))
+        db.session.commit()
+        assert at_event.event_id == event.id and elsewhere.event_id is None
+
+        def prompt(kind: str, note: Note | None, group: str | None = None, **fields) -> Prompt:
+            fields = {"user_id": me.id, **fields}
+            row = Prompt(note_id=note.id if note else None, event_id=event.id, kind=kind,
+                         due_at=MET, next_attempt_at=MET, group_key=group, **fields)
+            db.session.add(row)
+            db.session.flush()
+            return row
+
+        def invitation(role: str) -> dict:
+            row = Invitation(event_id=event.id, email=f"{role}@example.org", role=role, invited_by=me.id)
+            db.session.add(row)
+            db.session.flush()
+            return {"user_id": None, "address": row.email, "invitation_id": row.id}
+
+        for kind in followups.PROMPT_KINDS + followups.ACCOUNT_KINDS:
+            extra = invitation("attendee") if kind == followups.INVITATION else {}
+            if kind == followups.EMAIL_CHANGED:
+                extra = {"address": "zoe.old@example.com"}
+            rendered[kind] = render_email([prompt(kind, at_event, **extra)])
+        rendered["co-organizer invitation"] = render_email([prompt(followups.INVITATION, None,
+                                                                   **invitation("organizer"))])
+        rendered["email change confirmation"] = render_email([prompt(followups.CONFIRM_EMAIL, None,
+                                                                     address="zoe.new@example.com")])
+        rendered["digest of a day"] = render_email([prompt(followups.DIGEST, elsewhere)])
+        rendered["digest of two"] = render_email([prompt(followups.DIGEST, at_event, "g"),
+                                                   prompt(followups.DIGEST, elsewhere, "g")])
+        db.session.rollback()
+    unused = {path.name for path in TEMPLATES.iterdir()} - {name.split("/")[-1] for name in used}
+    assert unused == set(), "email templates no kind renders: add their kind to PROMPT_KINDS or ACCOUNT_KINDS"
+    return rendered
+
+
+def test_every_kind_of_email_scores_zero_on_spamassassin(messages):
+    scores = spam_scores({kind: message.data for kind, message in messages.items()})
+    assert set(scores) == set(messages)
+    assert {kind: score for kind, (score, _) in scores.items() if score != 0} == {}, scores
+
+
+def test_every_kind_of_email_parses_without_defects_and_keeps_encoded_words_short(messages):
+    for kind, message in messages.items():
+        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+        head = message.data.split(b"\r\n\r\n", 1)[0].decode("ascii")  # headers are ASCII on the wire
+        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(head)), (kind, ENCODED_WORD.findall(head))
+        assert all(len(line) <= 998 for line in message.data.split(b"\r\n")), kind
+        assert [(part.get_content_type(), part.defects) for part in parsed.walk() if part.defects] == [], kind
+        assert [(name, value.defects) for name, value in parsed.items() if value.defects] == [], kind
+        assert parsed["Subject"] and "\n" not in str(parsed["Subject"]), kind
+        text = parsed.get_body(("plain",)).get_content()
+        html = parsed.get_body(("html",)).get_content()
+        assert text.strip() and html.strip(), kind
+
+
+def test_the_html_of_every_kind_of_email_passes_the_nu_checker(messages):
+    documents = {kind: email.message_from_bytes(message.data, policy=email.policy.default)
+                 .get_body(("html",)).get_content() for kind, message in messages.items()}
+    assert nu_errors(documents) == []
