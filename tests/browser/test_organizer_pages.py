@@ -9,31 +9,34 @@ from relbuild.extensions import db
 from relbuild.models import User
 from relbuild.services.events import create_event, join_event
 from relbuild.services.notes import save_note
+from relbuild.services.outcomes import outcomes
 from tests.browser.conftest import shot
 from tests.browser.test_pwa import sign_in
 
 PHONES = {"360x640": {"width": 360, "height": 640}, "412x915": {"width": 412, "height": 915}}
-TOOLS = ["Print the poster", "Import attendees", "Print badges", "Open the dashboard"]
+TOOLS = ["Print the poster", "Invite attendees", "Print badges", "Open the dashboard"]
 
 
 @pytest.fixture
 def fair(app, make_user):
-    """An event with six active attendees (so the dashboard shows shares and the chart) and one who only joined."""
+    """An event with twelve active attendees (so the dashboard publishes its figures) and one who only joined."""
     organizer = make_user(name="Olga Organizer")
-    people = [make_user(name=name, headline="Looking for a design internship")
+    active = [make_user(name=name, headline="Looking for a design internship")
               for name in ("Ana Ruiz", "Émile Gaudé", "Hana Ito", "Zoë Łukasiewicz-Ødegård", "王小明", "Bo Li",
-                           "Maximilian Alexander von Hohenzollern-Sigmaringen")]
+                           "Pat Quinn", "Rui Sato", "Sam Tran", "Tom Udo", "Uma Vale", "Val Wynn")]
+    lurker = make_user(name="Maximilian Alexander von Hohenzollern-Sigmaringen")
     with app.app_context():
         event = create_event(db.session.get(User, organizer.id), name="Campus Career Fair Winter 2026",
                              venue="Main Hall", starts_at="2026-03-14T09:00", ends_at="2026-03-14T17:00",
                              timezone="UTC")
-        for n, person in enumerate(people):
+        join_event(db.session.get(User, lurker.id), event)
+        for n, person in enumerate(active):
             join_event(db.session.get(User, person.id), event)
-            if n < 6:
-                save_note(db.session.get(User, person.id), db.session.get(User, people[(n + 1) % 6].id),
-                          "Talked about bike lanes and a mentoring scheme.", offer="An intro" if n % 2 else "",
-                          met_at=datetime(2026, 3, 14, 9 + n, 15))
+            save_note(db.session.get(User, person.id), db.session.get(User, active[(n + 1) % len(active)].id),
+                      "Talked about bike lanes and a mentoring scheme.", offer="An intro" if n % 2 else "",
+                      met_at=datetime(2026, 3, 14, 9 + n % 6, 15))
         db.session.commit()
+        outcomes(event, noise=lambda scale: 0)  # publish the figures now, without noise: the layout is under test
         return organizer, event.id
 
 
