@@ -207,9 +207,13 @@ def _set_password(user: User, password: str) -> None:
 def confirm_password(user: User, password: str, field: str = "password") -> None:
     """Ask for the password again before a sensitive change; RelbuildError when it is wrong.
 
-    Wrong guesses here come out of the same per-address allowance as logging in.
+    Wrong guesses here come out of the same per-address allowance as logging in; when it is used up the
+    refusal (429) is shown next to the password field like a wrong password.
     """
-    reserve_attempt(user.email)
+    try:
+        reserve_attempt(user.email)
+    except RelbuildError as error:
+        raise RelbuildError(error.code, error.message, field, status=error.status) from None
     if not password or not check_password_hash(user.password_hash, password):
         raise RelbuildError("wrong_password", "That is not your current password.", field)
     release_attempt(user.email)
