@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -253,6 +254,16 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     release_attempt(email)
     return user
+
+
+def outbox_key(user: User) -> str:
+    """Names the account that wrote the notes queued on a phone, without saying who it is.
+
+    The offline outbox stamps each note with it and sends a note only while the same account is signed
+    in, so on a shared phone one person's queued notes never go out under another's session.
+    """
+    message = f"outbox:{user.id}:{user.created_at.isoformat()}".encode()
+    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def start_session(user: User, device: str = "") -> User:
