@@ -3,6 +3,7 @@ import time
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import shot
 from tests.browser.test_pwa import BODY, notes_by, sign_in
 
 NOTE_LABEL = "What did you talk about? What stood out?"
@@ -33,6 +34,7 @@ def test_logging_out_with_unsynced_notes_warns_offers_to_stay_then_leaves_nothin
     warning = page.get_by_role("alert")
     expect(warning).to_contain_text("Not synced yet: 1 note written on this phone")
     expect(page.get_by_role("button", name="Stay logged in")).to_be_focused()
+    shot(page, "sign-out-with-unsynced-notes")
     page.get_by_role("button", name="Stay logged in").click()
     expect(warning).to_be_hidden()
     page.reload()
