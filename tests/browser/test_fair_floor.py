@@ -1,0 +1,135 @@
+"""The fair floor on a phone: note first after a scan, no lost taps, then the next person (issue 11)."""
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from relbuild.extensions import db
+from relbuild.models import Note
+from tests.browser.conftest import shot
+from tests.browser.test_pwa import badge_photo, camera_browser, sign_in  # noqa: F401  (camera_browser: fixture)
+
+VAGUE = "Great chat, nice guy"
+SPECIFIC = "Builds tactile maps for blind hikers; asked how to test them with real trail users."
+SHOTS = None
+
+
+def notes_by(app, user):
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Note).where(Note.author_id == user.id)))
+
+
+def count_note_writes(app):
+    """Wrap the app so the test sees every PUT /api/notes/… a page or the service worker sends."""
+    seen = []
+    inner = app.wsgi_app
+
+    def counting(environ, start_response):
+        if environ["REQUEST_METHOD"] in ("PUT", "POST") and (environ["PATH_INFO"].startswith("/api/notes/")
+                                                             or environ["PATH_INFO"].startswith("/c/")):
+            seen.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    app.wsgi_app = counting
+    return seen
+
+
+def tab_bar_top(page) -> float:
+    return page.locator("nav.tabs").bounding_box()["y"]
+
+
+@pytest.mark.parametrize("size", [(360, 640), (412, 915)])
+def test_note_box_is_on_the_first_screen_under_a_compact_person(live_server, phone, make_user, size):
+    person = make_user(name="Bea Builder", headline="Data-viz student who loves maps and accessible transit",
+                       values="Kindness, Craft, Curiosity", can_help_with="Portfolio reviews, intros to the local "
+                       "design scene, feedback on screen-reader tests", looking_for="A summer internship in civic tech",
+                       share_email=True)
+    width, height = size
+    page = phone(viewport={"width": width, "height": height}).new_page()
+    sign_in(page, live_server, make_user(values="craft"))
+    page.goto(f"{live_server}/c/{person.token}")
+    box = page.get_by_label("What did you talk about? What stood out?").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= tab_bar_top(page), box
+    assert page.locator("h1").count() == 1 and page.locator("h1").inner_text() == "Bea Builder"
+    assert page.locator(".person-head .value.shared").inner_text().startswith("Craft")
+    more = page.locator("details.more-about")
+    assert not more.locator("text=Portfolio reviews").is_visible()
+    more.locator("summary").click()  # the rest is one tap away
+    expect(more.locator("text=Portfolio reviews")).to_be_visible()
+    # not focused on plain navigation: the keyboard would cover the person's name
+    assert page.evaluate("document.activeElement.tagName") != "TEXTAREA"
+    if size == (360, 640):
+        shot(page, "fair-floor-note-360")
+
+
+@pytest.mark.parametrize("body", [VAGUE, SPECIFIC], ids=["vague", "specific"])
+def test_tapping_save_right_after_typing_always_saves(app, live_server, phone, make_user, body):
+    me, person = make_user(), make_user(name="Tapio Tapped")
+    writes = count_note_writes(app)
+    page = phone(viewport={"width": 360, "height": 640}).new_page()
+    sign_in(page, live_server, me)
+    page.goto(f"{live_server}/c/{person.token}")
+    page.evaluate("""() => {
+        // kept in sessionStorage: the page navigates away as soon as the note is saved
+        const save = document.querySelector('.note-form button[type=submit]');
+        const taps = {};
+        const keep = () => sessionStorage.setItem('taps', JSON.stringify(taps));
+        document.addEventListener('keydown', () => { taps.key = performance.now(); keep(); }, true);
+        save.addEventListener('pointerdown', () => {
+            taps.down = performance.now(); taps.downTop = save.getBoundingClientRect().top; keep(); }, true);
+        save.addEventListener('click', () => { taps.clickTop = save.getBoundingClientRect().top; keep(); }, true);
+    }""")
+    page.get_by_label("What did you talk about? What stood out?").tap()
+    page.keyboard.type(body)
+    save = page.get_by_role("button", name="Save note")
+    save.evaluate("e => e.scrollIntoView({block: 'center'})")  # a thumb scrolls it above the tab bar
+    box = save.bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.get_by_role("link", name="Scan next person")).to_be_visible()
+    taps = page.evaluate("JSON.parse(sessionStorage.getItem('taps'))")
+    assert taps["down"] - taps["key"] < 100, taps  # the tap came within 100 ms of the last keystroke
+    assert taps["downTop"] == taps["clickTop"]  # nothing above Save moved between pointerdown and click
+    assert [n.body for n in notes_by(app, me)] == [body]
+    flash = page.locator(".flashes").inner_text()
+    assert "Note about Tapio Tapped saved." in flash
+    assert ("Tip: Future you will thank you" in flash) == (body == VAGUE)  # coaching after saving, not before
+    saved = page.locator(".note-saved")
+    assert body in saved.inner_text() and "edited" not in saved.inner_text()
+    assert saved.get_by_role("link", name="Edit note").is_visible()
+    page.wait_for_timeout(1500)  # give the service worker's background sync its chance to send it again
+    assert len(writes) == 1, writes  # one network write per note
+
+
+def test_saved_note_to_next_persons_note_box_in_two_taps(app, live_server, camera_browser, make_user):  # noqa: F811
+    first, second = make_user(name="Fiona First"), make_user(name="Nico Next", headline="Robotics, cameras")
+    me = make_user()
+    _, launch = camera_browser
+    context = launch(badge_photo(f"{live_server}/c/{second.token}"))
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.set_viewport_size({"width": 360, "height": 640})
+    sign_in(page, live_server, me)
+    page.goto(f"{live_server}/c/{first.token}")
+    page.get_by_label("What did you talk about? What stood out?").fill(SPECIFIC)
+    page.get_by_role("button", name="Save note").click()
+    next_button = page.get_by_role("link", name="Scan next person")
+    expect(next_button).to_be_visible()
+    box = next_button.bounding_box()
+    assert box["y"] + box["height"] <= tab_bar_top(page)  # the next scan is on the first screen too
+    shot(page, "fair-floor-saved-360")
+
+    taps = 0
+    next_button.tap()
+    taps += 1  # the camera starts by itself (permission was granted) and reads the next badge
+    page.wait_for_url(re.compile(re.escape(f"/c/{second.token}") + "$"))
+    box_el = page.get_by_label("What did you talk about? What stood out?")
+    expect(box_el).to_be_focused()  # from the scanner: typing starts at once
+    box = box_el.bounding_box()
+    assert box["y"] + box["height"] <= tab_bar_top(page)
+    assert taps <= 2
+    page.keyboard.type("Wants a second reviewer for his lidar thesis chapter.")
+    shot(page, "fair-floor-next-360")
+    page.get_by_role("button", name="Save note").tap()
+    expect(page.locator(".note-saved")).to_contain_text("lidar thesis")
+    assert sorted(n.subject_id for n in notes_by(app, me)) == sorted([first.id, second.id])
