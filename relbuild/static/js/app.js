@@ -118,7 +118,7 @@
     el.classList.toggle("sync-error", counts.errors > 0);
     el.classList.toggle("sync-waiting", counts.pending > 0);
     if (counts.errors) el.textContent = plural(counts.errors, "note") + " need" + (counts.errors === 1 ? "s" : "") + " you";
-    else if (counts.pending) el.textContent = plural(counts.pending, "note") + (navigator.onLine ? " waiting to sync" : " on this phone: they sync online");
+    else if (counts.pending) el.textContent = plural(counts.pending, "note") + " waiting to sync";
     else if (!navigator.onLine) el.textContent = "Offline";
     else el.textContent = "";
     el.hidden = !el.textContent;
