@@ -122,7 +122,8 @@ def test_pages_fit_a_360px_phone(live_server, phone, make_user):
     with page.expect_navigation():
         page.get_by_role("button", name="Save note").click()
     visitor = phone(viewport={"width": 360, "height": 640}).new_page()
-    urls = ["/profile", "/badge", "/people", "/scan", "/connect", f"/c/{person.token}", "/c/unknown-token"]
+    urls = ["/profile", "/badge", "/people", "/scan", "/connect", f"/c/{person.token}", "/c/unknown-token",
+            "/more", "/followups", "/events", "/offline"]
     for path in urls:
         page.goto(live_server + path)
         check_layout(page, path)

@@ -133,3 +133,104 @@ def test_saved_note_to_next_persons_note_box_in_two_taps(app, live_server, camer
     page.get_by_role("button", name="Save note").tap()
     expect(page.locator(".note-saved")).to_contain_text("lidar thesis")
     assert sorted(n.subject_id for n in notes_by(app, me)) == sorted([first.id, second.id])
+
+
+def test_one_navigation_header_is_one_line_at_320(live_server, phone, make_user):
+    page = phone(viewport={"width": 320, "height": 640}).new_page()
+    sign_in(page, live_server, make_user())
+    for path in ("/people", "/scan", "/badge", "/followups", "/more", "/events", "/profile"):
+        page.goto(live_server + path)
+        header = page.locator("header.top").bounding_box()
+        assert header["height"] <= 64, (path, header)  # one row of 44 px targets
+        assert page.locator("header.top nav").count() == 0  # the tab bar is the navigation
+        expect(page.locator("[data-sync-status]")).to_be_hidden()  # quiet: nothing is waiting
+        labels = page.evaluate("""[...document.querySelectorAll('.tabs a')].map(a =>
+            [a.textContent.trim(), a.scrollWidth <= a.clientWidth, a.getBoundingClientRect().height])""")
+        assert [label for label, _, _ in labels] == ["Scan", "My badge", "People", "Follow-ups", "More"]
+        assert all(fits and height >= 44 for _, fits, height in labels), labels
+    page.goto(live_server + "/people")
+    page.get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Events").click()
+    expect(page.locator("h1")).to_have_text("Events")
+    page.get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Your profile").click()
+    expect(page.locator("h1")).to_have_text("Your profile")
+    # the notes page says "Notes on this phone" while online, never "You are offline"
+    page.goto(live_server + "/offline")
+    expect(page.locator("h1:visible")).to_have_text("Notes on this phone")
+
+
+def test_disclosures_show_their_marker(live_server, phone, make_user):
+    page = phone().new_page()
+    sign_in(page, live_server, make_user())
+    for path in ("/badge", "/followups", "/scan", "/account"):
+        page.goto(live_server + path)
+        displays = page.evaluate("[...document.querySelectorAll('summary')].map(s => getComputedStyle(s).display)")
+        assert displays and set(displays) == {"list-item"}, (path, displays)
+
+
+def test_a_failed_form_focuses_an_error_summary_that_links_to_the_field(live_server, phone, make_user):
+    page = phone().new_page()
+    sign_in(page, live_server, make_user())
+    page.goto(f"{live_server}/scan")
+    page.get_by_label("Badge code").fill("QQQQ-0000")
+    page.get_by_role("button", name="Find their badge").click()
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    assert "There is a problem" in summary.inner_text()
+    assert "never use 0, O, 1, I, L and U" in summary.inner_text()
+    summary.get_by_role("link").click()
+    expect(page.get_by_label("Badge code")).to_be_focused()
+    page.goto(f"{live_server}/events")
+    assert page.get_by_label("Event code").count() == 1
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_badge_page_has_a_heading_a_share_button_and_an_unbroken_link(live_server, phone, make_user, width):
+    me = make_user(name="Bea Builder", headline="Data-viz student who loves maps")
+    context = phone(viewport={"width": width, "height": 640}, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    sign_in(page, live_server, me)
+    page.goto(live_server + "/badge")
+    assert page.locator("h1").inner_text() == "Bea Builder"
+    token_lines = page.evaluate("document.querySelector('.badge-link .token').getClientRects().length")
+    assert token_lines == 1  # the link never breaks inside the token
+    link = page.locator(".badge-link a")
+    assert link.inner_text().replace("\n", "") == f"{live_server}/c/{me.token}"
+    code = page.locator("[data-short-code]").bounding_box()
+    assert code["y"] + code["height"] <= tab_bar_top(page)  # the short code is not under the tab bar
+    share = page.get_by_role("button", name=re.compile("Share my badge|Copy my badge link"))
+    expect(share).to_be_visible()
+    if share.inner_text() == "Copy my badge link":  # Linux Chromium has no Web Share: copying stands in
+        share.click()
+        expect(page.locator("[data-share-status]")).to_contain_text("Link copied")
+        assert page.evaluate("navigator.clipboard.readText()") == f"{live_server}/c/{me.token}"
+    if width == 360:
+        page.screenshot(path=str(shot(page, "badge-360")))
+
+
+def test_offline_note_about_an_unknown_badge_asks_who_and_people_updates_without_reload(
+        app, live_server, phone, make_user):
+    me, person = make_user(), make_user(name="Maya Real")
+    context = phone()
+    page = context.new_page()
+    sign_in(page, live_server, me)
+    people = context.new_page()
+    people.goto(f"{live_server}/people")
+    people.evaluate("window.notReloaded = true")
+    context.set_offline(True)
+    page.goto(f"{live_server}/c/{person.token}")
+    expect(page.locator("[data-person-name]")).to_contain_text("Badge …")
+    page.get_by_label("Who is this? (optional)").fill("Maya, robotics booth")
+    page.get_by_label("What did you talk about? What stood out?").fill(SPECIFIC)
+    page.get_by_role("button", name="Save note").click()
+    expect(page.locator(".form-message")).to_contain_text("Saved on this phone")
+    expect(page.get_by_role("link", name="Scan next person")).to_be_visible()
+    page.goto(f"{live_server}/offline#waiting")
+    expect(page.locator("[data-outbox-list] li")).to_contain_text("Maya, robotics booth")
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    # the open People page shows the synced note under the person's real name, without a reload
+    expect(people.locator(".person")).to_contain_text("Maya Real", timeout=30_000)
+    assert people.evaluate("window.notReloaded === true")
+    assert [n.body for n in notes_by(app, me)] == [SPECIFIC]

@@ -127,7 +127,6 @@
     var next = counts.items.filter(function (i) { return i.state !== "error"; })
       .map(function (i) { return i.next_try || 0; }).sort()[0];
     if (next !== undefined) syncTimer = setTimeout(flush, Math.max(500, next - Date.now()));
-    if (counts.synced) refreshLiveLists();
   }
 
   // People and Follow-ups open in another tab (or this one) show a note synced from the phone
@@ -357,7 +356,10 @@
     shareBadge();
     rememberPerson();
     outboxForms();
-    if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = refreshSync;
+    if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = function (event) {
+      refreshSync();
+      if (event.data && event.data.synced) refreshLiveLists();  // a note reached the server: lists change
+    };
     window.addEventListener("online", flush);
     window.addEventListener("offline", refreshSync);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
