@@ -81,10 +81,10 @@ def test_tapping_save_right_after_typing_always_saves(app, live_server, phone, m
         save.addEventListener('click', () => { taps.clickTop = save.getBoundingClientRect().top; keep(); }, true);
     }""")
     page.get_by_label("What did you talk about? What stood out?").tap()
-    page.keyboard.type(body)
     save = page.get_by_role("button", name="Save note")
     save.evaluate("e => e.scrollIntoView({block: 'center'})")  # a thumb scrolls it above the tab bar
-    box = save.bounding_box()
+    box = save.bounding_box()  # where Save is now is where the finger goes after typing
+    page.keyboard.type(body)
     page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     expect(page.get_by_role("link", name="Scan next person")).to_be_visible()
     taps = page.evaluate("JSON.parse(sessionStorage.getItem('taps'))")
