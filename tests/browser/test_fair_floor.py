@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from relbuild.extensions import db
 from relbuild.models import Note
-from tests.browser.conftest import shot
+from tests.browser.conftest import ARTIFACTS, shot
 from tests.browser.test_pwa import badge_photo, camera_browser, sign_in  # noqa: F401  (camera_browser: fixture)
 
 VAGUE = "Great chat, nice guy"
@@ -33,6 +33,12 @@ def count_note_writes(app):
 
     app.wsgi_app = counting
     return seen
+
+
+def screen(page, name: str) -> None:
+    """What the person sees: the first screen only (tests/artifacts/screen-<name>.png)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"screen-{name}.png"))
 
 
 def tab_bar_top(page) -> float:
@@ -111,27 +117,36 @@ def test_saved_note_to_next_persons_note_box_in_two_taps(app, live_server, camer
     page.set_viewport_size({"width": 360, "height": 640})
     sign_in(page, live_server, me)
     page.goto(f"{live_server}/c/{first.token}")
+    screen(page, "1-note-first")
     page.get_by_label("What did you talk about? What stood out?").fill(SPECIFIC)
+    page.get_by_label("What could you do for them?").fill("Send her the trail-mapping meetup link")
+    screen(page, "2-note-typed")
     page.get_by_role("button", name="Save note").click()
     next_button = page.get_by_role("link", name="Scan next person")
     expect(next_button).to_be_visible()
     box = next_button.bounding_box()
     assert box["y"] + box["height"] <= tab_bar_top(page)  # the next scan is on the first screen too
-    shot(page, "fair-floor-saved-360")
+    screen(page, "3-saved")
 
     taps = 0
-    next_button.tap()
+    with page.expect_navigation(url=re.compile(r"/scan$")):
+        next_button.tap()
     taps += 1  # the camera starts by itself (permission was granted) and reads the next badge
+    screen(page, "4-scanner")
     page.wait_for_url(re.compile(re.escape(f"/c/{second.token}") + "$"))
+    screen(page, "5-next-focused")
     box_el = page.get_by_label("What did you talk about? What stood out?")
     expect(box_el).to_be_focused()  # from the scanner: typing starts at once
     box = box_el.bounding_box()
     assert box["y"] + box["height"] <= tab_bar_top(page)
     assert taps <= 2
+    save = page.get_by_role("button", name="Save note").bounding_box()
+    assert save["y"] + save["height"] <= tab_bar_top(page)  # for a one-line headline, Save is on screen too
     page.keyboard.type("Wants a second reviewer for his lidar thesis chapter.")
-    shot(page, "fair-floor-next-360")
+    screen(page, "6-next-typed")
     page.get_by_role("button", name="Save note").tap()
     expect(page.locator(".note-saved")).to_contain_text("lidar thesis")
+    screen(page, "7-next-saved")
     assert sorted(n.subject_id for n in notes_by(app, me)) == sorted([first.id, second.id])
 
 
