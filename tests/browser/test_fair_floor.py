@@ -198,6 +198,13 @@ def test_a_failed_form_focuses_an_error_summary_that_links_to_the_field(live_ser
     expect(page.get_by_label("Badge code")).to_be_focused()
     page.goto(f"{live_server}/events")
     assert page.get_by_label("Event code").count() == 1
+    visitor = phone().new_page()  # sign-up (GOV.UK pattern on every failed form)
+    visitor.goto(f"{live_server}/register")
+    visitor.get_by_role("button", name="Create my account").click()
+    summary = visitor.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link").first.click()
+    assert visitor.evaluate("document.activeElement.tagName") == "INPUT"
 
 
 @pytest.mark.parametrize("width", [320, 360])

@@ -66,6 +66,12 @@
     }
   }
 
+  // A link to a section inside a <details> (e.g. More → Follow-up emails) opens it.
+  function openLinkedDetails() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+
   // A failed form: the error summary takes focus, so screen readers and eyes start there.
   function focusErrorSummary() {
     var summary = document.querySelector("[data-error-summary]");
@@ -353,6 +359,7 @@
     markFromScanner();
     focusNoteFromScanner();
     focusErrorSummary();
+    openLinkedDetails();
     shareBadge();
     rememberPerson();
     outboxForms();
