@@ -139,11 +139,21 @@
     });
   }
 
+  function go(to) {
+    var target = new URL(to, window.location.href);
+    if (target.pathname === window.location.pathname && target.search === window.location.search) {
+      window.location.hash = target.hash;  // the same page: show it again, with its new message
+      window.location.reload();
+    } else {
+      window.location.assign(target.href);
+    }
+  }
+
   function run(button, ceremony) {
     button.disabled = true;
     say(button, "");
     ceremony(button).then(function (answer) {
-      if (answer && answer.redirect) window.location.assign(answer.redirect);
+      if (answer && answer.redirect) go(answer.redirect);
       else button.disabled = false;
     }).catch(function (error) {
       button.disabled = false;
