@@ -45,7 +45,7 @@ class User(db.Model):
     # The secret in the private calendar feed's URL; None when the feed is off.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, default=None)
     # The WebAuthn user handle of the account's passkeys (random, never the email); None until the first one.
-    passkey_handle: Mapped[str | None] = mapped_column(sa.String(88), unique=True, default=None)
+    passkey_handle: Mapped[str | None] = mapped_column(sa.String(88), unique=True, index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A deleted account stays as an empty row so that notes others wrote about it keep their person.
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -15,11 +15,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('passkey_handle', sa.String(length=88), nullable=True))
-        batch_op.create_unique_constraint('uq_users_passkey_handle', ['passkey_handle'])
-    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reauth_at', sa.DateTime(), nullable=True))
+    # Plain ADD COLUMN and a unique index, no batch mode: on SQLite a batch rebuild drops and recreates
+    # `users`, and with foreign keys on that would cascade-delete every row that points at a user.
+    op.add_column('users', sa.Column('passkey_handle', sa.String(length=88), nullable=True))
+    op.create_index('ix_users_passkey_handle', 'users', ['passkey_handle'], unique=True)
+    op.add_column('login_sessions', sa.Column('reauth_at', sa.DateTime(), nullable=True))
     op.create_table(
         'passkeys',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -58,8 +58,6 @@ def downgrade():
     op.drop_table('passkey_challenges')
     op.drop_index('ix_passkeys_user_id', table_name='passkeys')
     op.drop_table('passkeys')
-    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
-        batch_op.drop_column('reauth_at')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_users_passkey_handle', type_='unique')
-        batch_op.drop_column('passkey_handle')
+    op.drop_column('login_sessions', 'reauth_at')  # SQLite 3.35+ drops a column in place
+    op.drop_index('ix_users_passkey_handle', table_name='users')
+    op.drop_column('users', 'passkey_handle')
