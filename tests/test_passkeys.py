@@ -328,3 +328,40 @@ def test_passkey_sign_in_has_the_login_pages_rate_limit(local, client):
     finally:
         limiter.enabled = False
     assert statuses[:300] == [200] * 300 and statuses[300] == 429
+
+
+def test_nobody_renames_or_removes_another_persons_passkey(local, client, app, make_user, login):
+    owner, other = make_user(email="owner@example.com"), make_user(email="other@example.com")
+    login(client, owner)
+    add_passkey(client, SoftAuthenticator(ORIGIN), PASSWORD)
+    with app.app_context():
+        key = db.session.scalar(sa.select(Passkey))
+    intruder = login(app.test_client(), other)
+    for action, data in (("rename", {"name": "Mine now"}), ("remove", {"password": PASSWORD})):
+        answer = intruder.post(f"/account/passkeys/{key.public_id}/{action}",
+                               data={"csrf_token": intruder.csrf_token(), **data}, follow_redirects=True)
+        assert "already removed" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Passkey.name)) == key.name
+
+
+def test_passkey_pages_pass_the_nu_checker(local, client, app, make_user, login):
+    from tests.perception import nu_errors
+
+    documents = {path: client.get(path).get_data(as_text=True) for path in ("/login", "/register")}
+    phone = SoftAuthenticator(ORIGIN)
+    sign_up(client, phone)
+    pia = user(app)
+    with app.app_context():
+        link = "/email/confirm/" + confirmation_token(db.session.get(User, pia.id), pia.email)
+    documents["confirm (needs the passkey)"] = app.test_client().get(link).get_data(as_text=True)
+    documents["account, one passkey, no password"] = client.get("/account").get_data(as_text=True)
+    options = post(client, "/api/passkeys/reauth/options").json
+    post(client, "/api/passkeys/reauth", {"credential": phone.get(options)})
+    add_passkey(client, SoftAuthenticator(ORIGIN))
+    documents["account, two passkeys, no password"] = client.get("/account").get_data(as_text=True)
+    dev = login(app.test_client(), make_user(email="dev@example.com"))
+    add_passkey(dev, SoftAuthenticator(ORIGIN), PASSWORD)
+    documents["account, a password and a passkey"] = dev.get("/account").get_data(as_text=True)
+    assert all('data-passkey="' in html for name, html in documents.items() if "login" in name or "account" in name)
+    assert nu_errors(documents) == []

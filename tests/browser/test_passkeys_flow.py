@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -192,3 +193,36 @@ def test_passkeys_are_off_with_a_reason_when_the_server_is_an_ip_address(live_se
     assert page.get_by_role("button", name=re.compile("passkey")).count() == 0
     page.goto(f"{live_server}/register")
     assert "http://localhost:" in page.locator("[data-passkeys-off]").inner_text()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag', values:
+        ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})""")
+    return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in result["violations"]]
+
+
+def test_passkey_pages_have_no_axe_violations(localhost_server, phone):
+    if not AXE.exists():
+        pytest.fail(f"{AXE} missing: run `npm ci` (make test does)")
+    base = localhost_server
+    context = phone(bypass_csp=True)  # for the audit script only
+    page = context.new_page()
+    with_authenticator(context, page)
+    problems = {}
+    for path in ("/login", "/register"):
+        page.goto(base + path)
+        page.get_by_role("button", name=re.compile("passkey")).wait_for()
+        problems[path] = axe_violations(page)
+    page.get_by_label("Your name").fill("Ada Axe")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.wait_for_url(re.compile(r"/profile"))
+    page.goto(f"{base}/account")
+    page.locator("[data-passkey-id] summary").click()
+    shot(page, "passkey-account-passkey-only")
+    problems["/account"] = axe_violations(page)
+    assert problems == {path: [] for path in problems}
