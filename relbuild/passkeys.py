@@ -13,7 +13,8 @@ from .extensions import limiter
 from .services import RelbuildError
 from .services.accounts import describe_device
 from .services.passkeys import (begin_add, begin_login, begin_reauth, begin_signup, finish_add, finish_login,
-                                finish_reauth, finish_signup, remove_passkey, rename_passkey, unavailable_reason)
+                                finish_reauth, finish_signup, relying_party, remove_passkey, rename_passkey,
+                                unavailable_reason)
 
 bp = Blueprint("passkeys", __name__)
 
@@ -160,4 +161,4 @@ def remove(public_id: str):
 
 @bp.app_context_processor
 def _passkey_helpers():
-    return {"passkeys_off": unavailable_reason}
+    return {"passkeys_off": unavailable_reason, "passkey_origin": lambda: relying_party()[1]}

@@ -17,6 +17,7 @@ from relbuild.extensions import db
 from relbuild.models import Passkey, User
 from relbuild.services.accounts import PASSKEY_ONLY
 from tests.browser.conftest import shot
+from tests.conftest import PASSWORD as PASSWORD_OF_MAKE_USER
 from tests.browser.test_core_loop import register
 
 PASSWORD = "quiet river morning"
@@ -226,3 +227,31 @@ def test_passkey_pages_have_no_axe_violations(localhost_server, phone):
     shot(page, "passkey-account-passkey-only")
     problems["/account"] = axe_violations(page)
     assert problems == {path: [] for path in problems}
+
+
+def test_on_another_name_for_the_server_the_page_points_to_its_address(localhost_server, phone):
+    """BASE_URL is http://localhost:<port>; the same server opened as 127.0.0.1 says where passkeys work."""
+    page = phone().new_page()
+    numeric = localhost_server.replace("localhost", "127.0.0.1")
+    page.goto(f"{numeric}/login?next=/people")
+    home = page.get_by_role("link", name=localhost_server)
+    home.wait_for()
+    assert home.get_attribute("href") == f"{localhost_server}/login?next=/people"
+    assert page.get_by_role("button", name=re.compile("passkey")).count() == 0
+    assert page.get_by_role("button", name="Log in", exact=True).is_visible()  # the password path stays
+
+
+def test_a_browser_without_passkeys_gets_the_password_path(localhost_server, phone, make_user):
+    context = phone()
+    context.add_init_script("delete window.PublicKeyCredential")
+    page = context.new_page()
+    page.goto(f"{localhost_server}/register")
+    assert page.get_by_role("button", name=re.compile("passkey")).count() == 0
+    assert page.get_by_label("Password").is_visible()
+    page.goto(f"{localhost_server}/login")
+    assert page.get_by_text("This browser cannot use passkeys").is_visible()
+    user = make_user(email="plain@example.com")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD_OF_MAKE_USER)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(re.compile(r"/people"))

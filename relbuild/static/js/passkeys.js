@@ -5,6 +5,10 @@
   "use strict";
 
   var supported = !!(window.PublicKeyCredential && navigator.credentials && window.isSecureContext);
+  // Passkeys belong to the server's one address (BASE_URL); on another name for it they cannot work.
+  var script = document.currentScript;
+  var home = script && script.getAttribute("data-origin");
+  var elsewhere = !!(home && home !== window.location.origin);
 
   function b64url(buffer) {
     var bytes = new Uint8Array(buffer), text = "";
@@ -161,9 +165,22 @@
     });
   }
 
+  function pointHome(button) {
+    var box = button.closest("[data-passkey-box]") || button.parentNode;
+    if (box.querySelector("[data-passkey-home]")) return;
+    var note = document.createElement("p"), link = document.createElement("a");
+    note.className = "hint";
+    note.setAttribute("data-passkey-home", "");
+    link.href = home + window.location.pathname + window.location.search;
+    link.textContent = home;
+    note.append("Passkeys work at ", link, ", this server's address: open it there to use one.");
+    box.appendChild(note);
+  }
+
   document.querySelectorAll("[data-passkey]").forEach(function (button) {
     var kind = button.getAttribute("data-passkey");
-    if (!supported) return;
+    if (supported && elsewhere) pointHome(button);
+    if (!supported || elsewhere) return;
     button.hidden = false;
     if (kind === "reauth-submit") {
       // A form that needs a fresh passkey first (removing a passkey from a passkey-only account).
@@ -182,5 +199,5 @@
   });
 
   document.querySelectorAll("[data-passkey-unsupported]").forEach(function (note) { note.hidden = supported; });
-  document.querySelectorAll("[data-passkey-extra]").forEach(function (extra) { extra.hidden = !supported; });
+  document.querySelectorAll("[data-passkey-extra]").forEach(function (extra) { extra.hidden = !supported || elsewhere; });
 })();
