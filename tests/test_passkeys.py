@@ -317,6 +317,53 @@ def test_garbage_gets_a_json_error_not_a_500(local, client, body):
         assert 400 <= answer.status_code < 500 and "error" in answer.json
 
 
+@pytest.mark.parametrize("mangle", [
+    lambda c: c["response"].update(attestationObject="AAAA"),
+    lambda c: c["response"].update(attestationObject=7),
+    lambda c: c["response"].update(clientDataJSON=c["response"]["clientDataJSON"][:-4]),
+    lambda c: c.update(type="password"),
+    lambda c: c.update(rawId=["x"]),
+    lambda c: c["response"].pop("attestationObject"),
+])
+def test_a_mangled_registration_is_a_json_error_and_makes_no_account(local, client, app, mangle):
+    options = post(client, "/api/passkeys/signup/options", {"name": "Max", "email": "max@example.com"}).json
+    credential = SoftAuthenticator(ORIGIN).create(options)
+    mangle(credential)
+    answer = post(client, "/api/passkeys/signup", {"credential": credential})
+    assert 400 <= answer.status_code < 500 and "error" in answer.json
+    assert user(app, "max@example.com") is None
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda c: c["response"].update(signature="AAAA"),
+    lambda c: c["response"].update(authenticatorData=5),
+    lambda c: c["response"].update(userHandle="bm90LW1pbmU"),  # another account's handle
+    lambda c: c.update(rawId="x" * 2000),
+    lambda c: c["response"].pop("signature"),
+])
+def test_a_mangled_assertion_is_a_json_error_and_signs_nobody_in(local, client, app, mangle):
+    phone = SoftAuthenticator(ORIGIN)
+    sign_up(client, phone)
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    options = post(client, "/api/passkeys/login/options").json
+    credential = phone.get(options)
+    mangle(credential)
+    answer = post(client, "/api/passkeys/login", {"credential": credential})
+    assert 400 <= answer.status_code < 500 and "error" in answer.json
+    assert signed_in_as(client) is None
+
+
+def test_a_passkey_only_account_changes_its_email_after_a_passkey(local, client, app):
+    phone = SoftAuthenticator(ORIGIN)
+    sign_up(client, phone)
+    refused = client.post("/account/email", data={"csrf_token": client.csrf_token(), "email-email": "p@example.org"})
+    assert refused.status_code == 422 and "Confirm it is you with your passkey first." in refused.get_data(as_text=True)
+    options = post(client, "/api/passkeys/reauth/options").json
+    post(client, "/api/passkeys/reauth", {"credential": phone.get(options)})
+    done = client.post("/account/email", data={"csrf_token": client.csrf_token(), "email-email": "p@example.org"})
+    assert done.status_code == 302 and user(app).pending_email == "p@example.org"
+
+
 def test_passkey_endpoints_need_the_csrf_token(local, client):
     assert client.post("/api/passkeys/login/options", json={}).status_code == 400
 

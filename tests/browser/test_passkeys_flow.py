@@ -77,6 +77,11 @@ def test_sign_up_with_a_passkey_confirm_it_sign_out_and_sign_in_with_it(app, loc
     cdp, authenticator = with_authenticator(context, page)
 
     page.goto(f"{base}/register")
+    page.get_by_label("Email").fill("pia@example.com")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.get_by_role("alert").get_by_text("Tell people your name.").wait_for()  # asked before any passkey is made
+    assert credentials(cdp, authenticator) == []
+    phone.problems.clear()  # that refusal was a 422 on purpose
     page.get_by_label("Your name").fill("Pia Passkey")
     page.get_by_label("Email").fill("pia@example.com")
     page.get_by_role("button", name="Sign up with a passkey").click()
@@ -124,6 +129,7 @@ def test_sign_up_with_a_passkey_confirm_it_sign_out_and_sign_in_with_it(app, loc
     shot(page, "passkey-account")
     devices = page.locator(".sessions li").all_inner_texts()
     assert any("Chrome on Android" in d for d in devices)
+    assert phone.problems == []  # no CSP violation, script error or failed request on the way
 
 
 def test_a_second_devices_passkey_and_removing_one(app, localhost_server, phone, make_user):
