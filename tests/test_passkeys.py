@@ -1,10 +1,13 @@
 """Passkeys at the server: the rules py_webauthn and our own checks hold, with a software authenticator."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relbuild.extensions import db, limiter
 from relbuild.models import LoginSession, Passkey, PasskeyChallenge, Prompt, User
@@ -412,3 +415,39 @@ def test_passkey_pages_pass_the_nu_checker(local, client, app, make_user, login)
     documents["account, a password and a passkey"] = dev.get("/account").get_data(as_text=True)
     assert all('data-passkey="' in html for name, html in documents.items() if "login" in name or "account" in name)
     assert nu_errors(documents) == []
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50) \
+    | st.sampled_from(["", "AAAA", "e30", "x" * 5000, "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")])
+json_any = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
+FIELDS = ["id", "rawId", "type", "response.clientDataJSON", "response.attestationObject", "response.authenticatorData",
+          "response.signature", "response.userHandle", "response.transports", "response"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_changes_to_real_answers_are_json_errors_never_a_500(local, app, data):
+    """Real registration and assertion answers with random fields replaced: a JSON 4xx, nobody signed in or made."""
+    client = app.test_client()
+    phone = SoftAuthenticator(ORIGIN)
+    email = f"h{uuid.uuid4().hex[:12]}@example.com"
+    registering = data.draw(st.booleans(), label="registering")
+    if registering:
+        options = post(client, "/api/passkeys/signup/options", {"name": "Hypo", "email": email}).json
+        credential, url = phone.create(options), "/api/passkeys/signup"
+    else:
+        sign_up(client, phone, email=email)
+        client.post("/logout", data={"csrf_token": client.csrf_token()})
+        credential, url = phone.get(post(client, "/api/passkeys/login/options").json), "/api/passkeys/login"
+    paths = data.draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3, unique=True), label="fields")
+    for path in sorted(paths, key=lambda p: p == "response"):  # the whole response, if at all, last
+        parent, _, name = path.rpartition(".")
+        (credential[parent] if parent else credential)[name] = data.draw(json_any, label=path)
+    answer = client.post(url, json={"credential": credential}, headers={"X-CSRFToken": client.csrf_token()})
+    assert answer.status_code < 500 and answer.is_json
+    if answer.status_code >= 400:
+        assert answer.json["error"] and answer.json["message"]
+        assert signed_in_as(client) is None
+        if registering:
+            assert user(app, email) is None
