@@ -425,7 +425,7 @@ FIELDS = ["id", "rawId", "type", "response.clientDataJSON", "response.attestatio
           "response.signature", "response.userHandle", "response.transports", "response"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_changes_to_real_answers_are_json_errors_never_a_500(local, app, data):
     """Real registration and assertion answers with random fields replaced: a JSON 4xx, nobody signed in or made."""

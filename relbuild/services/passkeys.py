@@ -44,6 +44,8 @@ CEREMONY_TIMEOUT_MS = 120_000
 NAME_MAX = 60
 RP_NAME = "Relbuild"
 _TRANSPORTS = {t.value for t in AuthenticatorTransport}
+# What py_webauthn (and the CBOR and base64 decoding under it) raises on an answer it cannot accept.
+_UNREADABLE = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError)
 
 
 def _b64(raw: bytes) -> str:
@@ -165,7 +167,7 @@ def _verify_registration(credential: dict, challenge: str):
         return verify_registration_response(credential=credential, expected_challenge=_unb64(challenge),
                                             expected_rp_id=rp_id, expected_origin=origin,
                                             require_user_verification=True)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+    except _UNREADABLE as error:
         current_app.logger.info("passkey registration refused: %s", error)
         raise RelbuildError("passkey_refused", "The passkey could not be checked. Try again, or use a password.",
                             status=400)
@@ -270,7 +272,9 @@ def _verify_assertion(credential: dict, challenge: str) -> Passkey:
     if passkey is None:
         raise RelbuildError("passkey_unknown", "This passkey is not registered here (or was removed). Log in with "
                             "your email and password, or sign up.", status=401)
-    user_handle = (credential.get("response") or {}).get("userHandle")
+    user_handle = credential["response"].get("userHandle")
+    if user_handle is not None and not isinstance(user_handle, str):
+        raise RelbuildError("passkey_invalid", "The browser's answer could not be read. Try again.", status=400)
     if user_handle and user_handle.rstrip("=") != (passkey.user.passkey_handle or ""):
         raise RelbuildError("passkey_unknown", "This passkey belongs to another account.", status=401)
     rp_id, origin = relying_party()
@@ -279,7 +283,7 @@ def _verify_assertion(credential: dict, challenge: str) -> Passkey:
             credential=credential, expected_challenge=_unb64(challenge), expected_rp_id=rp_id,
             expected_origin=origin, credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count, require_user_verification=True)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+    except _UNREADABLE as error:
         current_app.logger.info("passkey sign-in refused: %s", error)
         raise RelbuildError("passkey_refused", "The passkey could not be checked. Try again, or log in with your "
                             "password.", status=401)
