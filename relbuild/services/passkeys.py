@@ -140,7 +140,7 @@ def _options_json(options) -> dict:
 
 def _transports(credential: dict) -> list[str]:
     found = (credential.get("response") or {}).get("transports") if isinstance(credential, dict) else None
-    return [t for t in found if t in _TRANSPORTS][:8] if isinstance(found, list) else []
+    return [t for t in found if isinstance(t, str) and t in _TRANSPORTS][:8] if isinstance(found, list) else []
 
 
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
