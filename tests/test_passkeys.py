@@ -451,3 +451,14 @@ def test_random_changes_to_real_answers_are_json_errors_never_a_500(local, app, 
         assert signed_in_as(client) is None
         if registering:
             assert user(app, email) is None
+
+
+def test_my_data_export_lists_my_passkeys_by_name_and_date(local, client, app):
+    import io
+    import json
+    import zipfile
+
+    sign_up(client, SoftAuthenticator(ORIGIN))
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/account/export.zip").data))
+    [passkey] = json.loads(archive.read("profile.json"))["passkeys"]
+    assert set(passkey) == {"name", "created_at", "last_used_at"} and passkey["created_at"].endswith("Z")
