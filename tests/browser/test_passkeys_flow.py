@@ -148,7 +148,7 @@ def test_a_second_devices_passkey_and_removing_one(app, localhost_server, phone,
             page.get_by_role("button", name="Log in", exact=True).click()
             page.wait_for_url(re.compile(r"/people"))
         page.goto(f"{base}/account")
-        page.get_by_label("Your password, to add a passkey").fill(PASSWORD)
+        page.get_by_label("Password (to add a passkey)").fill(PASSWORD)
         page.get_by_role("button", name="Add a passkey").click()
         page.wait_for_url(re.compile(r"/account"))
         page.get_by_text("Passkey added").wait_for()
@@ -157,7 +157,7 @@ def test_a_second_devices_passkey_and_removing_one(app, localhost_server, phone,
     assert first.locator("[data-passkey-id]").count() == 2
 
     # Adding asks for the password again: a wrong one adds nothing.
-    first.get_by_label("Your password, to add a passkey").fill("not my password")
+    first.get_by_label("Password (to add a passkey)").fill("not my password")
     first.get_by_role("button", name="Add a passkey").click()
     first.get_by_text("That is not your current password.").wait_for()
     assert len(credentials(cdp1, auth1)) == 1
@@ -179,7 +179,7 @@ def test_a_second_devices_passkey_and_removing_one(app, localhost_server, phone,
     second_item = first.locator("[data-passkey-id]").nth(1)
     assert "Work phone" in second_item.inner_text()
     second_item.locator("summary").click()
-    second_item.get_by_label("Your password, to remove it").fill(PASSWORD)
+    second_item.get_by_label("Password (to remove it)").fill(PASSWORD)
     second_item.get_by_role("button", name="Remove “Work phone”").click()
     first.get_by_text("Passkey “Work phone” removed").wait_for()
     assert first.locator("[data-passkey-id]").count() == 1
