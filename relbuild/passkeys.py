@@ -5,7 +5,7 @@ the options the browser hands to navigator.credentials, one with the browser's a
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from .auth import local_path, sign_in
@@ -152,9 +152,7 @@ def remove(public_id: str):
     try:
         passkey = remove_passkey(current_user, public_id, request.form.get("password", "")[:256])
         flash(f"Passkey “{passkey.name}” removed: it no longer signs in to your account.", "success")
-    except RelbuildError as error:
-        if error.status == 429:
-            abort(429)
+    except RelbuildError as error:  # a used-up password allowance too: said like a wrong password
         flash(error.message, "error")
     return redirect(url_for("account.index", _anchor="passkeys-heading"))
 
