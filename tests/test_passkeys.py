@@ -462,3 +462,23 @@ def test_my_data_export_lists_my_passkeys_by_name_and_date(local, client, app):
     archive = zipfile.ZipFile(io.BytesIO(client.get("/account/export.zip").data))
     [passkey] = json.loads(archive.read("profile.json"))["passkeys"]
     assert set(passkey) == {"name", "created_at", "last_used_at"} and passkey["created_at"].endswith("Z")
+
+
+def test_the_phone_certificate_covers_a_named_base_url(tmp_path, monkeypatch):
+    """`make run HTTPS=1 BASE_URL=https://<name>:5000`: the self-signed certificate names that host too."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cryptography import x509
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "phone.py"
+    env = {"PATH": "/usr/bin:/bin", "BASE_URL": "https://relbuild-laptop.local:5000"}
+    subprocess.run([sys.executable, str(script), "cert", str(tmp_path)], check=True, env=env)
+    cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "relbuild-laptop.local" in names.get_values_for_type(x509.DNSName)
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
