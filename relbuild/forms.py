@@ -165,8 +165,26 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
 
 
+class _PasswordOrPasskey:
+    """DataRequired, except for an account with passkeys only: it re-authenticates with a passkey instead
+    (services.accounts.confirm_password checks that it did, a few minutes ago at most)."""
+
+    def __init__(self, message: str):
+        self.required = DataRequired(message)
+
+    def __call__(self, form, field):
+        from flask_login import current_user
+        from wtforms.validators import StopValidation
+
+        from .services.accounts import PASSKEY_ONLY
+
+        if not field.data and getattr(current_user, "password_hash", None) == PASSKEY_ONLY:
+            raise StopValidation()
+        self.required(form, field)
+
+
 def _password_again():
-    return PasswordField("Your password", validators=[DataRequired("Enter your password to confirm."),
+    return PasswordField("Your password", validators=[_PasswordOrPasskey("Enter your password to confirm."),
                                                       Length(max=256)])
 
 

@@ -44,6 +44,8 @@ class User(db.Model):
     prompt_hour: Mapped[int] = mapped_column(default=9, server_default="9")
     # The secret in the private calendar feed's URL; None when the feed is off.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, default=None)
+    # The WebAuthn user handle of the account's passkeys (random, never the email); None until the first one.
+    passkey_handle: Mapped[str | None] = mapped_column(sa.String(88), unique=True, index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A deleted account stays as an empty row so that notes others wrote about it keep their person.
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -151,6 +153,9 @@ class LoginSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     device: Mapped[str] = mapped_column(sa.String(120), default="")
+    # When this browser last proved it is the account's owner with a passkey (re-authentication for
+    # sensitive changes, as re-entering the password does).
+    reauth_at: Mapped[datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship()
 
@@ -294,3 +299,37 @@ class EventOutcome(db.Model):
     stage: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     figures: Mapped[dict] = mapped_column(sa.JSON)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) that signs its account in."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # base64url of the authenticator's credential id: one credential belongs to one account, ever.
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transports: Mapped[list] = mapped_column(sa.JSON, default=list)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship()
+
+
+class PasskeyChallenge(db.Model):
+    """A WebAuthn challenge handed to a browser: used once (the row is deleted), and only for a few minutes."""
+
+    __tablename__ = "passkey_challenges"
+
+    challenge: Mapped[str] = mapped_column(sa.String(128), primary_key=True)  # base64url
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # signup | login | reauth | add
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    session_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    data: Mapped[dict | None] = mapped_column(sa.JSON, default=None)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -45,6 +45,18 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET auth.login": (200, 302, 302, 302),
     "POST auth.login": (422, 302, 302, 302),
     "POST auth.logout": (LOGIN, 302, 302, 302),
+    # passkeys (JSON; here BASE_URL is http://relbuild.test, where browsers allow none: 409 says why,
+    # and a form post instead of JSON is 400)
+    "POST passkeys.signup_options": (400, 400, 400, 400),
+    "POST passkeys.signup": (400, 400, 400, 400),
+    "POST passkeys.login_options": (409, 409, 409, 409),
+    "POST passkeys.login": (400, 400, 400, 400),
+    "POST passkeys.reauth_options": (401, 409, 409, 409),
+    "POST passkeys.reauth": (401, 400, 400, 400),
+    "POST passkeys.add_options": (401, 400, 400, 400),
+    "POST passkeys.add": (401, 400, 400, 400),
+    "POST passkeys.rename": (LOGIN, 302, 302, 302),  # only ever one of my own passkeys
+    "POST passkeys.remove": (LOGIN, 302, 302, 302),
     "GET auth.forgot_password": (200, 200, 200, 200),
     "POST auth.forgot_password": (422, 422, 422, 422),
     # capability links: whoever holds the signed token may use it, signed in or not
