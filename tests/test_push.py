@@ -54,6 +54,8 @@ class PushService:
                 queued = service.answers.get(self.path) or [201]
                 status = queued.pop(0) if len(queued) > 1 else queued[0]
                 self.send_response(status)
+                if 300 <= status < 400:  # somewhere the endpoint check never saw
+                    self.send_header("Location", service.origin + "/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -411,3 +413,48 @@ def test_ending_the_session_from_another_device_removes_the_subscription(app, cl
     login(laptop, author)
     assert laptop.submit(f"/account/sessions/{lost}/end").status_code == 302
     assert rows(app, PushSubscription) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# Settings
+
+
+def test_vapid_key_is_made_once_or_taken_from_the_environment(app, tmp_path, monkeypatch):
+    from relbuild.config import from_environment
+    from relbuild.services.push import public_key
+
+    for name in ("VAPID_PRIVATE_KEY", "VAPID_SUBJECT", "PUSH_ALLOWED_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAIL_FROM", "Relbuild <hello@fair.example>")
+    first = from_environment(tmp_path)
+    assert (tmp_path / "vapid_private_key.pem").stat().st_mode & 0o777 == 0o600
+    assert from_environment(tmp_path)["VAPID_PRIVATE_KEY"] == first["VAPID_PRIVATE_KEY"]  # kept, not remade
+    assert first["VAPID_SUBJECT"] == "mailto:hello@fair.example" and first["PUSH_ALLOWED_ORIGINS"] == ()
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    expected = b64url(key.public_key().public_bytes(serialization.Encoding.X962,
+                                                    serialization.PublicFormat.UncompressedPoint))
+    for value in (raw, pem, pem.replace("\n", "\\n")):  # base64url, PEM, PEM on one .env line
+        monkeypatch.setenv("VAPID_PRIVATE_KEY", value)
+        monkeypatch.setenv("VAPID_SUBJECT", "https://fair.example/contact")
+        monkeypatch.setenv("PUSH_ALLOWED_ORIGINS", "http://127.0.0.1:8765/, https://Push.Example.org")
+        settings = from_environment(tmp_path)
+        assert settings["VAPID_SUBJECT"] == "https://fair.example/contact"
+        assert settings["PUSH_ALLOWED_ORIGINS"] == ("http://127.0.0.1:8765", "https://push.example.org")
+        saved = app.config["VAPID_PRIVATE_KEY"]
+        app.config["VAPID_PRIVATE_KEY"] = settings["VAPID_PRIVATE_KEY"]
+        try:
+            with app.app_context():
+                assert public_key() == expected
+        finally:
+            app.config["VAPID_PRIVATE_KEY"] = saved
+
+
+def test_a_redirecting_push_service_is_not_followed(app, client, runner, mailbox, author, push_service):
+    subscribe(client, Device(push_service.origin + "/push/ann-phone"))
+    push_service.answers["/push/ann-phone"] = [307]
+    assert "1 failed" in send(runner, author.due)
+    assert [r["path"] for r in push_service.received] == ["/push/ann-phone"]  # nothing sent where it pointed
