@@ -62,7 +62,11 @@
     }).then(function (both) {
       var registration = both[0], key = both[1].key;
       return registration.pushManager.getSubscription().then(function (existing) {
-        return existing || registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+        return existing || registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) })
+          .catch(function (problem) {
+            throw new Error("This browser could not reach its notification service (" + problem.message + "). " +
+                            "Your follow-ups still come by email and under this tab.");
+          });
       });
     }).then(function (subscription) {
       return send("POST", subscription.toJSON());
