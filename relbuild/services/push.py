@@ -242,6 +242,7 @@ def payload(prompt: Prompt) -> dict:
         "title": person.name,
         "body": f"{line}\n{context}",
         "url": url_for("followups.index", _external=True),
+        "person_url": url_for("people.person", public_id=person.public_id, _external=True),
         "tag": "prompt-" + opaque_id("prompt", prompt.id),
         "kind": prompt.kind,
         "actions": [

@@ -92,6 +92,20 @@ def registration_id(cdp) -> str:
     raise AssertionError("no service worker registration reported")
 
 
+def showing(page) -> list[dict]:
+    """The notifications the service worker's registration shows, once there are any (up to 10 s)."""
+    for _ in range(100):
+        shown = page.evaluate("""async () => {
+            const reg = await navigator.serviceWorker.ready;
+            return (await reg.getNotifications()).map((n) => ({title: n.title, body: n.body, tag: n.tag,
+                                                             actions: n.actions.map((a) => [a.action, a.title])}));
+        }""")
+        if shown:
+            return shown
+        page.wait_for_timeout(100)
+    raise AssertionError("no notification shown")
+
+
 def test_a_pushed_prompt_shows_and_its_snooze_works_without_opening_a_page(app, live_server, phone, make_user):
     ann, bea = make_user(name="Ann Author"), make_user(name="Bea Builder")
     with app.app_context():
@@ -107,14 +121,10 @@ def test_a_pushed_prompt_shows_and_its_snooze_works_without_opening_a_page(app, 
     page = context.new_page()
     sign_in(page, live_server, ann)
     cdp = context.new_cdp_session(page)
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server, "registrationId": registration_id(cdp),
+    registration = registration_id(cdp)
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server, "registrationId": registration,
                                                   "data": json.dumps(data)})
-    shown = page.wait_for_function("""async () => {
-        const reg = await navigator.serviceWorker.ready;
-        const list = await reg.getNotifications();
-        return list.length ? list.map((n) => ({title: n.title, body: n.body, tag: n.tag,
-                                              actions: n.actions.map((a) => [a.action, a.title])})) : null;
-    }""").json_value()
+    shown = showing(page)
     assert len(shown) == 1
     assert shown[0]["title"] == "Bea Builder"
     assert shown[0]["body"].startswith("You offered: Send her the UX meetup link\nMet ")
@@ -124,16 +134,33 @@ def test_a_pushed_prompt_shows_and_its_snooze_works_without_opening_a_page(app, 
     # No headless way to tap the notification's button: the click event is dispatched inside the service
     # worker, with the notification it showed, and the handler's work is awaited.
     [worker] = context.service_workers
-    pages_before = len(context.pages)
-    outcome = worker.evaluate("""async () => {
+    click = """async (action) => {
         const [notification] = await self.registration.getNotifications();
-        const event = new NotificationEvent("notificationclick", {notification, action: "snooze"});
+        const event = new NotificationEvent("notificationclick", {notification, action});
         let work = Promise.resolve();
         event.waitUntil = (promise) => { work = promise; };
         self.dispatchEvent(event);
         await work;
         return (await self.registration.getNotifications()).map((n) => n.body);
-    }""")
+    }"""
+    # "Write to them": Bea does not share her email, so her page in the app opens (a mailto: draft when she does).
+    # Only a real tap may open a window, so here openWindow is watched rather than called.
+    opened = worker.evaluate("""async (click) => {
+        const urls = [];
+        const real = self.clients.openWindow;
+        self.clients.openWindow = (url) => { urls.push(url); return Promise.resolve(null); };
+        try {
+            const left = await (eval("(" + click + ")"))("write");
+            return {urls, left};
+        } finally { self.clients.openWindow = real; }
+    }""", click)
+    assert opened == {"urls": [f"{live_server}/people/{bea.public_id}"], "left": []}  # and the notification closed
+
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server, "registrationId": registration,
+                                                  "data": json.dumps(data)})
+    assert len(showing(page)) == 1
+    pages_before = len(context.pages)
+    outcome = worker.evaluate(click, "snooze")
     assert outcome == ["We will remind you in a week."]
     assert len(context.pages) == pages_before  # no page opened for it
     with app.app_context():

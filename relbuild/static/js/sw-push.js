@@ -19,7 +19,7 @@
       icon: ICON,
       badge: ICON,
       tag: data.tag || "relbuild",
-      data: { url: data.url || "/followups", links: links },
+      data: { url: data.url || "/followups", person: data.person_url, links: links },
       actions: (data.actions || []).map((a) => ({ action: a.action, title: a.title })),
     };
     event.waitUntil(self.registration.showNotification(data.title || "Relbuild", options));
@@ -62,7 +62,12 @@
       return;
     }
     const fallback = sameOrigin(data.url || "") ? data.url : "/followups";
-    const target = event.action === "write" && links.write ? links.write : fallback;
-    event.waitUntil(openPage(target).catch(() => openPage(fallback)));
+    if (event.action === "write" && links.write) {
+      // A mailto: draft when they share their email (some browsers open no mail app from here: then their page).
+      const page = data.person && sameOrigin(data.person) ? data.person : fallback;
+      event.waitUntil(openPage(links.write).catch(() => openPage(page)));
+      return;
+    }
+    event.waitUntil(openPage(fallback));
   });
 })();
