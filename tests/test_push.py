@@ -458,3 +458,18 @@ def test_a_redirecting_push_service_is_not_followed(app, client, runner, mailbox
     push_service.answers["/push/ann-phone"] = [307]
     assert "1 failed" in send(runner, author.due)
     assert [r["path"] for r in push_service.received] == ["/push/ann-phone"]  # nothing sent where it pointed
+
+
+@pytest.mark.parametrize("status", [410, 400])
+def test_push_only_whose_push_can_never_arrive_is_emailed_after_all(app, client, runner, mailbox, author,
+                                                                    push_service, status):
+    subscribe(client, Device(push_service.origin + "/push/dead-phone"))
+    push_service.answers["/push/dead-phone"] = [status]
+    set_channel(app, author, "push")
+    send(runner, author.due)
+    assert len(push_service.received) == 1 and mailbox.messages == []
+    send(runner, author.due + timedelta(seconds=30))  # the next pass
+    assert len(mailbox.to("ann@example.com")) == 1
+    assert [p.status for p in rows(app, Prompt, kind="digest")] == ["sent"]
+    send(runner, author.due + timedelta(minutes=5))
+    assert len(push_service.received) == 1 and len(mailbox.messages) == 1  # once each, nothing more

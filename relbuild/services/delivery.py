@@ -287,6 +287,14 @@ def send_due(now: datetime | None = None) -> PassResult:
     return result
 
 
+def _push_can_arrive(group: list[Prompt]) -> bool:
+    from ..models import PushDelivery
+
+    return db.session.scalar(sa.select(PushDelivery.id).where(
+        PushDelivery.prompt_id.in_([p.id for p in group]),
+        PushDelivery.status.in_(("pending", "sending", "sent"))).limit(1)) is not None
+
+
 def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult) -> list[Prompt]:
     """Queue the group's pushes to the author's devices; what is left to email.
 
@@ -295,6 +303,8 @@ def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassRe
     """
     user = group[0].user
     devices = queue_pushes(group, now, utcnow()) if user.prompt_channel != "email" else 0
+    if devices and user.prompt_channel == "push" and not _push_can_arrive(group):
+        devices = 0  # every push of it failed for good (services.push._email_instead sent it back here)
     wants_email = user.email_prompts and not (user.prompt_channel == "push" and devices)
     if wants_email:
         return group

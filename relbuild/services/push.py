@@ -336,6 +336,7 @@ def send_due_pushes(now: datetime, lease: timedelta, backoff) -> PushResult:
                         db.session.execute(sa.delete(PushSubscription).where(PushSubscription.id == subscription.id))
                         db.session.commit()
                         result.removed += 1
+                        _email_instead(prompt, now)
                         continue
                     transient = status == 429 or status >= 500
                     _retry_or_fail(delivery, token, now, attempts, f"push service answered {status}", transient,
@@ -358,4 +359,21 @@ def _retry_or_fail(delivery, token, now, attempts, message, transient, backoff, 
     else:
         _set(delivery, token, status="failed", attempts=attempts, last_error=message[:500])
         result.failed += 1
+        _email_instead(delivery.prompt, now)
     current_app.logger.warning("push %s: %s", delivery.id, message)
+
+
+def _email_instead(prompt: Prompt, now: datetime) -> None:
+    """A prompt that went out only as pushes, and no push of it can arrive any more: email it after all.
+
+    Back to pending, the next pass finds no device for it and emails it (a dead push never costs the prompt).
+    """
+    if prompt.user.prompt_channel != "push":
+        return  # it was emailed as well (or only)
+    alive = sa.select(PushDelivery.id).where(PushDelivery.prompt_id == prompt.id,
+                                             PushDelivery.status.in_(("pending", "sending", "sent")))
+    if db.session.scalar(alive.limit(1)) is None:
+        db.session.execute(sa.update(Prompt).where(Prompt.id == prompt.id, Prompt.status == "sent",
+                                                   Prompt.action.is_(None))
+                           .values(status="pending", next_attempt_at=now, sent_at=None))
+        db.session.commit()
