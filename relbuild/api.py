@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .extensions import limiter
 from .services import RelbuildError
+from .services.accounts import outbox_key
 from .services.badges import badge_by_token
 from .services import push
 from .services.notes import coach_note, save_note
@@ -25,7 +26,8 @@ def error(code: str, message: str, status: int):
 @bp.route("/csrf")
 def csrf_token():
     """A fresh CSRF token, fetched by the outbox before each flush (a phone may replay hours later)."""
-    response = jsonify(token=generate_csrf(), signed_in=current_user.is_authenticated)
+    signed_in = current_user.is_authenticated
+    response = jsonify(token=generate_csrf(), signed_in=signed_in, account=outbox_key(current_user) if signed_in else "")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from .pwa import asset_version, static_url
+from .services.accounts import outbox_key
 from .services.notes import VAGUE_PHRASES
 from .services.profiles import zone
 
@@ -134,7 +135,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES, "shell": False})
-    app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version)
+    app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version, outbox_key=outbox_key)
     app.jinja_env.filters["localtime"] = localtime
     # Whole seconds: HTML's <time datetime> allows at most three decimals, and nobody reads microseconds.
     app.jinja_env.filters["isotime"] = \

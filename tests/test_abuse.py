@@ -436,3 +436,24 @@ def test_calendar_uids_and_message_ids_do_not_count_prompts(app, runner, mailbox
     for message in mailbox.messages:
         local_part = message["Message-ID"].strip("<>").split("@")[0]
         assert not any(local_part.endswith(f".{i}") for i in ids), message["Message-ID"]
+
+
+@pytest.mark.parametrize("path, fields, field_id", [
+    ("/badge/replace", {"password": PASSWORD}, "password"),
+    ("/account/email", {"email-email": "other@example.com", "email-password": PASSWORD}, "email-password"),
+    ("/account/password", {"password-current_password": PASSWORD, "password-new_password": "a brand new phrase"},
+     "password-current_password"),
+    ("/account/delete", {"delete-password": PASSWORD, "delete-confirm": "DELETE"}, "delete-password"),
+])
+def test_a_used_up_password_allowance_is_explained_next_to_the_password_field(app, make_user, login, path, fields,
+                                                                              field_id):
+    """Every form that asks for the password again says why it is refused (429), where the person typed it."""
+    owner = make_user()
+    client = login(app.test_client(), owner)
+    for n in range(11):
+        app.test_client().submit("/login", {"email": owner.email, "password": f"wrong guess {n}"})
+    response = client.submit(path, fields)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    error = re.search(rf'<p class="error" id="{field_id}-error">([^<]*)</p>', page)
+    assert error and "Too many wrong passwords" in error.group(1), page[-3000:]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -207,9 +208,13 @@ def _set_password(user: User, password: str) -> None:
 def confirm_password(user: User, password: str, field: str = "password") -> None:
     """Ask for the password again before a sensitive change; RelbuildError when it is wrong.
 
-    Wrong guesses here come out of the same per-address allowance as logging in.
+    Wrong guesses here come out of the same per-address allowance as logging in; when it is used up the
+    refusal (429) is shown next to the password field like a wrong password.
     """
-    reserve_attempt(user.email)
+    try:
+        reserve_attempt(user.email)
+    except RelbuildError as error:
+        raise RelbuildError(error.code, error.message, field, status=error.status) from None
     if not password or not check_password_hash(user.password_hash, password):
         raise RelbuildError("wrong_password", "That is not your current password.", field)
     release_attempt(user.email)
@@ -249,6 +254,16 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     release_attempt(email)
     return user
+
+
+def outbox_key(user: User) -> str:
+    """Names the account that wrote the notes queued on a phone, without saying who it is.
+
+    The offline outbox stamps each note with it and sends a note only while the same account is signed
+    in, so on a shared phone one person's queued notes never go out under another's session.
+    """
+    message = f"outbox:{user.id}:{user.created_at.isoformat()}".encode()
+    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def start_session(user: User, device: str = "") -> User:

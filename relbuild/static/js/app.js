@@ -65,6 +65,14 @@
 
   var outbox = window.RelbuildOutbox;
   var syncTimer = null;
+  var ACCOUNT_KEY = "relbuild-account";
+
+  // Who writes on this phone now: the signed-in page says so; the offline shell remembers the last one.
+  function currentAccount() {
+    var account = document.body.dataset.account;
+    if (account) localStorage.setItem(ACCOUNT_KEY, account);
+    return account || localStorage.getItem(ACCOUNT_KEY) || "";
+  }
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
@@ -85,11 +93,11 @@
     if (next !== undefined) syncTimer = setTimeout(flush, Math.max(500, next - Date.now()));
   }
 
-  function refreshSync() { if (outbox) outbox.counts().then(showSync).catch(function () { return null; }); }
+  function refreshSync() { if (outbox) outbox.counts(currentAccount()).then(showSync).catch(function () { return null; }); }
 
-  function flush() {
+  function flush(options) {
     if (!outbox || !navigator.onLine) { refreshSync(); return Promise.resolve([]); }
-    return outbox.flush().catch(function () { return []; }).then(function (results) { refreshSync(); return results; });
+    return outbox.flush(options).catch(function () { return []; }).then(function (results) { refreshSync(); return results; });
   }
 
   function flash(text, kind) {
@@ -127,7 +135,7 @@
           return;
         }
         var name = form.dataset.name || "";
-        outbox.save({ badge: badge, body: body, offer: offer, name: name }).then(function (record) {
+        outbox.save({ account: currentAccount(), badge: badge, body: body, offer: offer, name: name }).then(function (record) {
           if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () { return null; });
           registerBackgroundSync();
           message.textContent = "Saving…";
@@ -219,7 +227,7 @@
         row.className = "row";
         var retry = document.createElement("button");
         retry.type = "button"; retry.className = "btn btn-primary"; retry.textContent = "Save and try again";
-        retry.addEventListener("click", function () { outbox.retry(item.id, { body: body.value.trim() }).then(flush); });
+        retry.addEventListener("click", function () { outbox.retry(item.id, { body: body.value.trim(), account: currentAccount() }).then(flush); });
         var discard = document.createElement("button");
         discard.type = "button"; discard.className = "btn btn-danger"; discard.textContent = "Discard";
         discard.addEventListener("click", function () {
@@ -229,6 +237,33 @@
         li.appendChild(row);
       }
       list.appendChild(li);
+    });
+  }
+
+  // Signing out on a shared phone: notes not yet synced are named, and staying is the first choice;
+  // once the person confirms, nothing of theirs stays on the phone.
+  function guardSignOut() {
+    document.querySelectorAll("form[data-sign-out]").forEach(function (form) {
+      var warning = form.querySelector("[data-sign-out-warning]");
+      var account = currentAccount();
+      if (!outbox || !window.indexedDB || !warning) return;
+      function leave() {
+        localStorage.removeItem(ACCOUNT_KEY);
+        sessionStorage.clear();
+        outbox.forget(account).catch(function () { return null; }).then(function () { form.submit(); });
+      }
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        flush().then(function () { return outbox.counts(account); }).then(function (c) {
+          var mine = c.items.filter(function (i) { return i.account === account; }).length;
+          if (!mine) return leave();
+          warning.querySelector("[data-count]").textContent = plural(mine, "note");
+          warning.hidden = false;
+          warning.querySelector("[data-stay]").focus();
+        }).catch(leave);
+      });
+      warning.querySelector("[data-stay]").addEventListener("click", function () { warning.hidden = true; });
+      warning.querySelector("[data-leave]").addEventListener("click", leave);
     });
   }
 
@@ -266,11 +301,12 @@
     offlineShell();
     rememberPerson();
     outboxForms();
+    guardSignOut();
     if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = refreshSync;
     window.addEventListener("online", flush);
     window.addEventListener("offline", refreshSync);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
-    flush();
+    flush({ force: true });  // a page load is the moment to try (after logging in again, say), whatever the backoff
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -1,6 +1,8 @@
 // The offline outbox: notes are saved on the phone first (IndexedDB), then sent with
 // PUT /api/notes/<uuid>. The client-made UUID makes every retry safe: the server never
 // creates a second note for the same write. Used by pages and by the service worker.
+// Each note carries the account that wrote it (an opaque key from the server): on a shared phone a
+// note is only ever sent, counted or shown while that same account is signed in.
 (function (scope) {
   "use strict";
   var DB_NAME = "relbuild";
@@ -51,8 +53,10 @@
     });
   }
 
-  function counts() {
+  // The notes of one account (all of them when no account is given).
+  function counts(account) {
     return all().then(function (items) {
+      if (account !== undefined) items = items.filter(function (i) { return !i.account || i.account === account; });
       return {
         pending: items.filter(function (i) { return i.state !== "error"; }).length,
         errors: items.filter(function (i) { return i.state === "error"; }).length,
@@ -64,9 +68,9 @@
   // Save a note on this phone. A note not yet sent about the same badge is updated in place.
   function save(note) {
     return all().then(function (items) {
-      var waiting = items.filter(function (i) { return i.badge === note.badge; })[0];
+      var waiting = items.filter(function (i) { return i.badge === note.badge && i.account === note.account; })[0];
       var record = {
-        id: waiting ? waiting.id : uuid(), badge: note.badge, body: note.body, offer: note.offer || "",
+        id: waiting ? waiting.id : uuid(), account: note.account, badge: note.badge, body: note.body, offer: note.offer || "",
         name: note.name || (waiting && waiting.name) || "", met_at: waiting ? waiting.met_at : new Date().toISOString(),
         state: "pending", attempts: 0, next_try: 0, error: ""
       };
@@ -106,6 +110,15 @@
     return put(record);
   }
 
+  function sendAll(records, token) {
+    var results = [];
+    return records.reduce(function (chain, record) {
+      return chain.then(function () {
+        return sendOne(record, token).then(function (result) { results.push(result); });
+      });
+    }, Promise.resolve()).then(function () { return results; });
+  }
+
   // Send every note that is due; one flush at a time per page or worker.
   function flush(options) {
     if (flushing) return flushing;
@@ -115,17 +128,21 @@
       if (!due.length) return [];
       return freshToken().then(function (auth) {
         if (!auth.signed_in) {
+          // Kept waiting (with backoff) until its author logs in again on this phone.
           return Promise.all(due.map(function (r) {
-            r.state = "error"; r.error = "Log in to sync this note. It is safe on this phone.";
-            return put(r);
+            r.error = "Log in to sync this note. It is safe on this phone.";
+            return backoff(r);
           })).then(function () { return []; });
         }
-        var results = [];
-        return due.reduce(function (chain, record) {
-          return chain.then(function () {
-            return sendOne(record, auth.token).then(function (result) { results.push(result); });
-          });
-        }, Promise.resolve()).then(function () { return results; });
+        // Only the notes of whoever is signed in now; another account's wait for that account. A note
+        // saved without an account (while signed out) waits for someone to say it is theirs.
+        var unowned = due.filter(function (r) { return !r.account; });
+        return Promise.all(unowned.map(function (r) {
+          r.state = "error"; r.error = "Saved while nobody was logged in. If it is yours, tap Save and try again.";
+          return put(r);
+        })).then(function () {
+          return sendAll(due.filter(function (r) { return r.account === auth.account; }), auth.token);
+        });
       }).catch(function (error) {
         // Offline, a dropped connection or a server hiccup: try again later, with backoff.
         return all().then(function (left) {
@@ -151,6 +168,15 @@
 
   function discard(id) { return remove(id).then(announce); }
 
+  // Signing out: nothing of this account stays readable on the phone (its queued notes, the names it saw).
+  function forget(account) {
+    return all().then(function (items) {
+      return Promise.all(items.filter(function (i) { return i.account === account; }).map(function (i) { return remove(i.id); }));
+    }).then(function () {
+      return run("people", "readwrite", function (s) { return s.clear(); });
+    }).then(announce);
+  }
+
   function rememberPerson(token, name) {
     return run("people", "readwrite", function (s) { return s.put({ token: token, name: name }); });
   }
@@ -160,7 +186,7 @@
   }
 
   scope.RelbuildOutbox = {
-    save: save, flush: flush, counts: counts, retry: retry, discard: discard,
+    save: save, flush: flush, counts: counts, retry: retry, discard: discard, forget: forget,
     rememberPerson: rememberPerson, person: person, channel: CHANNEL
   };
 })(self);
