@@ -6,7 +6,7 @@ import flask_wtf
 from flask import request
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -80,6 +80,12 @@ class ConnectForm(FlaskForm):
                                                   Length(max=32, message="A badge code has 8 letters and digits.")])
 
 
+class EventCodeForm(FlaskForm):
+    """The code on an event's poster (same field name as a badge code, its own label and messages)."""
+    code = StringField("Event code", validators=[DataRequired("Type the code printed on the event poster."),
+                                                  Length(max=32, message="An event code has 8 letters and digits.")])
+
+
 @dataclass
 class Outcome:
     ok: bool
@@ -115,6 +121,10 @@ def show_error(form: FlaskForm, error: RelbuildError) -> None:
 
 class PromptSettingsForm(FlaskForm):
     email_prompts = BooleanField("Email me my follow-up prompts")
+    # Checked by services.push.set_channel; a form without it keeps the saved choice.
+    prompt_channel = RadioField("How your follow-ups reach you", validate_choice=False, choices=[
+        ("both", "By email and as notifications"), ("push", "As notifications only (email when no device of "
+                                                            "yours has them on)"), ("email", "By email only")])
     prompt_hour = SelectField("Send them at", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
                               validate_choice=False)
 
@@ -159,8 +169,26 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
 
 
+class _PasswordOrPasskey:
+    """DataRequired, except for an account with passkeys only: it re-authenticates with a passkey instead
+    (services.accounts.confirm_password checks that it did, a few minutes ago at most)."""
+
+    def __init__(self, message: str):
+        self.required = DataRequired(message)
+
+    def __call__(self, form, field):
+        from flask_login import current_user
+        from wtforms.validators import StopValidation
+
+        from .services.accounts import PASSKEY_ONLY
+
+        if not field.data and getattr(current_user, "password_hash", None) == PASSKEY_ONLY:
+            raise StopValidation()
+        self.required(form, field)
+
+
 def _password_again():
-    return PasswordField("Your password", validators=[DataRequired("Enter your password to confirm."),
+    return PasswordField("Your password", validators=[_PasswordOrPasskey("Enter your password to confirm."),
                                                       Length(max=256)])
 
 
