@@ -104,9 +104,10 @@ def _groups(prompts: list[Prompt]) -> list[list[Prompt]]:
 
 
 def _set(prompts: list[Prompt], token: str, **values) -> None:
-    db.session.execute(
-        sa.update(Prompt).where(Prompt.id.in_([p.id for p in prompts]), Prompt.claim_token == token)
-        .values(**values).execution_options(synchronize_session=False)
+    # Core, not the ORM's bulk UPDATE: this runs once or more a message and the objects are not read again.
+    db.session.connection().execute(
+        sa.update(Prompt.__table__).where(Prompt.id.in_([p.id for p in prompts]), Prompt.claim_token == token)
+        .values(**values)
     )
     db.session.commit()
 
@@ -260,6 +261,7 @@ def send_due(now: datetime | None = None) -> PassResult:
     in_flight: dict[Future, list[Prompt]] = {}
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
         while prompts := _claim(now, token, utcnow(), lease):
+            with_devices = _with_devices(prompts)
             for group in _groups(prompts):
                 # Already handled in the app: nothing to send (still shown in-app).
                 handled = [p for p in group if p.action]
@@ -268,7 +270,7 @@ def send_due(now: datetime | None = None) -> PassResult:
                     result.skipped += len(handled)
                     group = [p for p in group if p not in handled]
                 if group and group[0].kind not in ACCOUNT_KINDS:
-                    group = _push_or_skip(group, token, now, result)
+                    group = _push_or_skip(group, token, now, result, group[0].user_id in with_devices)
                 # Follow-ups go only to a confirmed address; they wait for it (mark_confirmed releases them).
                 held = [p for p in group if p.kind not in ACCOUNT_KINDS and not is_confirmed(p.user)]
                 if held:
@@ -322,14 +324,24 @@ def _push_can_arrive(group: list[Prompt]) -> bool:
         PushDelivery.status.in_(("pending", "sending", "sent"))).limit(1)) is not None
 
 
-def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult) -> list[Prompt]:
+def _with_devices(prompts: list[Prompt]) -> set[int]:
+    """Authors in a claimed batch with a push subscription: one query, not one per email (most have none)."""
+    from ..models import PushSubscription
+
+    authors = {p.user_id for p in prompts if p.kind not in ACCOUNT_KINDS}
+    return set(db.session.scalars(sa.select(PushSubscription.user_id).distinct()
+                                  .where(PushSubscription.user_id.in_(authors)))) if authors else set()
+
+
+def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult,
+                  may_push: bool = True) -> list[Prompt]:
     """Queue the group's pushes to the author's devices; what is left to email.
 
     "push" (notifications only) sends no email when a device of theirs is signed in, and email
     instead when none is (nobody loses a prompt by signing out); "email" pushes nothing.
     """
     user = group[0].user
-    devices = queue_pushes(group, now, utcnow()) if user.prompt_channel != "email" else 0
+    devices = queue_pushes(group, now, utcnow()) if may_push and user.prompt_channel != "email" else 0
     if devices and user.prompt_channel == "push" and not _push_can_arrive(group):
         devices = 0  # every push of it failed for good (services.push._email_instead sent it back here)
     wants_email = user.email_prompts and not (user.prompt_channel == "push" and devices)
