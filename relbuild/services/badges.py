@@ -86,13 +86,28 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
     return badge
 
 
+NEVER_USED = "0, O, 1, I, L and U"
+
+
+def code_problem(code: str, what: str = "badge") -> str | None:
+    """Why a normalised code cannot be one, in words that say how to fix it (None when it could be)."""
+    strange = sorted({c for c in code if c not in SHORT_CODE_ALPHABET})
+    if strange:
+        shown = ", ".join(f"“{c}”" for c in strange)
+        return (f"Codes never use {NEVER_USED} (they look too alike), so {shown} cannot be in a {what} code. "
+                f"Check the code against the {'poster' if what == 'event' else 'badge'}: a letter that looks like "
+                "one of these is another character.")
+    if len(code) != SHORT_CODE_LENGTH:
+        return f"A {what} code has {SHORT_CODE_LENGTH} letters and digits, like K7QM-3XPA; this one has {len(code)}."
+    return None
+
+
 def badge_by_short_code(raw: str) -> Badge:
     """Return the current badge for a typed short code, or raise RelbuildError on the 'code' field."""
     code = normalize_short_code(raw)
-    if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
-        raise RelbuildError(
-            "bad_code", f"A badge code has {SHORT_CODE_LENGTH} letters and digits, like K7QM-3XPA.", "code"
-        )
+    problem = code_problem(code)
+    if problem:
+        raise RelbuildError("bad_code", problem, "code")
     badge = db.session.scalar(sa.select(Badge).where(Badge.short_code == code, Badge.replaced_at.is_(None)))
     if badge is None:
         raise RelbuildError("code_unknown", "No badge has this code. Check it against the badge and try again.",

@@ -99,16 +99,22 @@ def _set(prompts: list[Prompt], token: str, **values) -> None:
 
 
 def write_link(note: Note, author: User) -> str:
-    """A mailto: draft from the note and offer when they share their email; their page otherwise."""
+    """A mailto: draft when they share their email (their page otherwise).
+
+    The draft greets them, says where and when you met and leaves a blank line for the author's
+    own words. It never pastes the note or the offer: those were written to oneself ("Intro her to
+    our accessibility lead") and read wrong when sent as they are.
+    """
     person = note.subject
     if not person.share_email:
         return profile_url(person)
-    lines = [f"Hi {person.name.split()[0]},", "",
-             f"It was good to talk with you on {local_date(author, note.met_at):%-d %B}."]
-    if note.offer:
-        lines += ["", f"As promised: {note.offer}"]
-    lines += ["", "Best,", author.name.split()[0]]
-    return f"mailto:{quote(person.email)}?subject={quote('Great to meet you')}&body={quote(chr(10).join(lines))}"
+    first = person.name.split()[0] if person.name.split() else person.name
+    where = f" at {note.event.name}" if note.event is not None else ""
+    lines = [f"Hi {first},", "",
+             f"It was good to meet you{where} on {local_date(author, note.met_at):%A %-d %B}.", "", "", "",
+             "Best,", author.name.split()[0] if author.name.split() else author.name]
+    subject = f"Great to meet you{where}"
+    return f"mailto:{quote(person.email)}?subject={quote(subject)}&body={quote(chr(10).join(lines))}"
 
 
 def render_email(prompts: list[Prompt]):
