@@ -6,7 +6,7 @@ import flask_wtf
 from flask import request
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -121,6 +121,10 @@ def show_error(form: FlaskForm, error: RelbuildError) -> None:
 
 class PromptSettingsForm(FlaskForm):
     email_prompts = BooleanField("Email me my follow-up prompts")
+    # Checked by services.push.set_channel; a form without it keeps the saved choice.
+    prompt_channel = RadioField("How your follow-ups reach you", validate_choice=False, choices=[
+        ("both", "By email and as notifications"), ("push", "As notifications only (email when no device of "
+                                                            "yours has them on)"), ("email", "By email only")])
     prompt_hour = SelectField("Send them at", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
                               validate_choice=False)
 

@@ -54,7 +54,7 @@ def service_worker():
     assets = shell_assets()
     version = hashlib.sha256("|".join(assets + [_shell_fingerprint()]).encode()).hexdigest()[:12]
     body = render_template("pwa/sw.js", version=version, assets=assets, shell=OFFLINE_SHELL,
-                           outbox=static_url("js/outbox.js"))
+                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"))
     response = Response(body, mimetype="application/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

@@ -113,6 +113,10 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "POST followups.act": (LOGIN, 302, 404, 404),
     # the offline API: another author's write id never touches the owner's note
     "PUT api.put_note": (401, 200, 409, 409),
+    # Web Push: each signed-in person manages their own device's subscription (no fields: refused)
+    "GET api.push_public_key": (401, 200, 200, 200),
+    "POST api.push_subscribe": (401, 422, 422, 422),
+    "DELETE api.push_unsubscribe": (401, 422, 422, 422),
     # events: organizers manage, attendees see the event, others see nothing
     "GET events.index": (LOGIN, 200, 200, 200),
     "GET events.new": (LOGIN, 200, 200, 200),
@@ -212,7 +216,7 @@ def request_as(app, world, role: str, method: str, rule) -> int:
     if method == "PUT":
         return client.put(url, json={"badge": world["subject"].token, "body": "Mends violins; wants a workshop."},
                           headers={"X-CSRFToken": token}).status_code
-    return client.post(url, data={"csrf_token": token}).status_code
+    return client.open(url, method=method, data={"csrf_token": token}).status_code
 
 
 RUN_LAST = {"POST events.join"}  # it makes `other` an attendee
