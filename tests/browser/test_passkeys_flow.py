@@ -305,3 +305,23 @@ def test_a_passkey_only_account_adds_and_removes_passkeys_with_its_passkey(app, 
     assert page.locator("[data-passkey-id]").count() == 1
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Passkey)) == 1
+
+
+def test_a_passkey_only_account_replaces_its_badge_with_its_passkey(app, localhost_server, phone):
+    base = localhost_server
+    context = phone()
+    page = context.new_page()
+    with_authenticator(context, page)
+    page.goto(f"{base}/register")
+    page.get_by_label("Your name").fill("Bo Badge")
+    page.get_by_label("Email").fill("bo@example.com")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.wait_for_url(re.compile(r"/profile"))
+    page.goto(f"{base}/badge")
+    old_code = page.locator("[data-short-code]").get_attribute("data-short-code")
+    page.get_by_text("Replace my badge").first.click()  # the disclosure
+    assert page.get_by_label("Your password").count() == 0
+    page.get_by_role("button", name="Replace my badge (confirm with your passkey)").click()
+    page.get_by_text("Your badge was replaced").wait_for()
+    assert page.locator("[data-short-code]").get_attribute("data-short-code") != old_code
+    assert phone.problems == []
