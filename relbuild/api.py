@@ -13,6 +13,7 @@ from .services import RelbuildError
 from .services.accounts import outbox_key
 from .services.badges import badge_by_token
 from .services.notes import coach_note, save_note
+from .i18n import gettext as _
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -35,15 +36,15 @@ def _met_at(value) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be an ISO 8601 time."), "met_at")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is not None:
             moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     except (ValueError, OverflowError):
-        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be an ISO 8601 time."), "met_at")
     if moment.year < 2000:  # a phone clock never set; also keeps time-zone arithmetic in range
-        raise RelbuildError("bad_met_at", "met_at must be a time after 2000.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be a time after 2000."), "met_at")
     return moment
 
 

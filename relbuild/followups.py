@@ -10,6 +10,7 @@ from .services import RelbuildError
 from .services.followups import followups_for, mark_done, prompt_by_id, snooze, unsubscribe as stop_emails
 from .services.followups import update_settings
 from .services.links import read_action_token, read_unsubscribe_token
+from .i18n import gettext as _
 
 bp = Blueprint("followups", __name__)
 APPLY = {"done": mark_done, "snooze": snooze}
@@ -23,7 +24,7 @@ def index():
     outcome = run_form(form, lambda: update_settings(current_user, email_prompts=form.email_prompts.data,
                                                      prompt_hour=form.prompt_hour.data))
     if outcome.ok:
-        flash("Follow-up settings saved.", "success")
+        flash(_("Follow-up settings saved."), "success")
         return redirect(url_for("followups.index"))
     due, upcoming = followups_for(current_user)
     return render_template("followups/index.html", due=due, upcoming=upcoming, form=form), outcome.status

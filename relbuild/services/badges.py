@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Badge, User, utcnow
 from .errors import RelbuildError
+from ..i18n import gettext as _
 
 # No 0/O, 1/I/L or U/V pairs: safe to read off a badge and type by hand.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,7 +46,7 @@ def normalize_short_code(raw: str) -> str:
 
 def issue_badge(user: User) -> Badge:
     """Give the user a fresh current badge (the caller commits)."""
-    for _ in range(5):
+    for _attempt in range(5):
         short_code = new_code()
         taken = db.session.scalar(sa.select(Badge.id).where(Badge.short_code == short_code))
         if taken is None:
@@ -77,12 +78,12 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
     badge = db.session.scalar(sa.select(Badge).options(joinedload(Badge.user)).where(Badge.token == token)) \
         if len(token) <= 64 else None
     if badge is None:
-        raise RelbuildError("badge_unknown", "There is no badge with this link.", status=404)
+        raise RelbuildError("badge_unknown", _("There is no badge with this link."), status=404)
     if badge.replaced_at is not None:
         now = now or utcnow()
         offline = met_before is not None and met_before < badge.replaced_at <= now <= badge.replaced_at + OFFLINE_GRACE
         if not offline:
-            raise RelbuildError("badge_replaced", "This badge was replaced by its owner.", status=410)
+            raise RelbuildError("badge_replaced", _("This badge was replaced by its owner."), status=410)
     return badge
 
 
@@ -91,11 +92,11 @@ def badge_by_short_code(raw: str) -> Badge:
     code = normalize_short_code(raw)
     if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
         raise RelbuildError(
-            "bad_code", f"A badge code has {SHORT_CODE_LENGTH} letters and digits, like K7QM-3XPA.", "code"
+            "bad_code", _("A badge code has %(short_code_length)s letters and digits, like K7QM-3XPA.", short_code_length=SHORT_CODE_LENGTH), "code"
         )
     badge = db.session.scalar(sa.select(Badge).where(Badge.short_code == code, Badge.replaced_at.is_(None)))
     if badge is None:
-        raise RelbuildError("code_unknown", "No badge has this code. Check it against the badge and try again.",
+        raise RelbuildError("code_unknown", _("No badge has this code. Check it against the badge and try again."),
                             "code", status=404)
     return badge
 

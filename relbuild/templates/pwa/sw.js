@@ -29,7 +29,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(fetch(request).catch(() => caches.match(SHELL)));
     return;
   }
-  if (url.pathname.startsWith("/static/")) {
+  if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/i18n/")) {
     // Static URLs carry a content hash, so a cached copy is always the right one.
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request).then((response) => {
       if (response.ok && url.searchParams.has("v")) {
