@@ -26,7 +26,7 @@ compile-translations: $(COMPILED)
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k t -k tn:1,2 --add-comments=Translators: \
 		--sort-by-file --no-wrap --project=Relbuild --copyright-holder=Relbuild -o relbuild/translations/messages.pot .
-	$(BIN)/pybabel update --no-wrap --ignore-obsolete -i relbuild/translations/messages.pot -d relbuild/translations
+	$(BIN)/pybabel update --no-wrap --no-fuzzy-matching --ignore-obsolete -i relbuild/translations/messages.pot -d relbuild/translations
 	$(BIN)/pybabel compile --statistics -d relbuild/translations
 
 

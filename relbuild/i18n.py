@@ -151,18 +151,18 @@ def js_messages() -> frozenset[str]:
 
     found = set()
     for script in sorted((Path(__file__).resolve().parent / "static" / "js").glob("*.js")):
-        for _line, _funcname, message, _comments in extract_from_file(
+        for _line, message, _comments, _context in extract_from_file(
                 "javascript", str(script), keywords={"t": None, "tn": (1, 2)}):
-            found.update([message] if isinstance(message, str) else [m for m in message if m])
+            found.add(message if isinstance(message, str) else message[0])  # plurals: keyed by the singular
     return frozenset(found)
 
 
-@bp.route("/i18n/<code>.json")
-def js_catalog(code: str):
-    """The scripts' messages (static: no inline script carries them, so the CSP stays strict)."""
-    if valid_language(code) != code:
+@bp.route("/i18n/<language>.json")
+def js_catalog(language: str):
+    """The scripts' messages (a file of its own: no inline script carries them, so the CSP stays strict)."""
+    if valid_language(language) != language:
         return Response('{"error": "not_found"}', status=404, mimetype="application/json")
-    response = Response(_js_catalog(code), mimetype="application/json")
+    response = Response(_js_catalog(language), mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if request.args.get("v") else "no-cache"
     return response
 

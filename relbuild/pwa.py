@@ -78,7 +78,7 @@ def _shell_fingerprint() -> str:
 
 def js_catalog_url(language: str) -> str:
     """The scripts' messages for a language, at a URL that changes with them."""
-    return url_for("i18n.js_catalog", code=language, v=js_catalog_version(language))
+    return url_for("i18n.js_catalog", language=language, v=js_catalog_version(language))
 
 
 @bp.route(OFFLINE_SHELL)

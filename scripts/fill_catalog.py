@@ -20,7 +20,13 @@ for message in catalog:
     if text is None:
         missing.append(message.id)
         continue
-    message.string = tuple(text) if isinstance(message.id, tuple) else text
+    if isinstance(message.id, tuple):
+        forms = list(text)
+        while len(forms) < catalog.num_plurals:  # CLDR French: one, many (a million…), other
+            forms.insert(-1, forms[-1])
+        message.string = tuple(forms)
+    else:
+        message.string = text
     message.flags.discard("fuzzy")
 with open(path, "wb") as handle:
     write_po(handle, catalog, width=0)

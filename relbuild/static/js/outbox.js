@@ -200,8 +200,9 @@
     var text = catalog[message];
     return fill(typeof text === "string" && text ? text : message, params);
   }
-  // Plural rules by language (CLDR): French uses the singular for 0 and 1.
-  var PLURAL = { fr: function (n) { return n > 1 ? 1 : 0; } };
+  // Plural rules by language, as in each catalog's Plural-Forms (CLDR): French uses the singular for 0 and 1,
+  // and a form of its own for whole millions.
+  var PLURAL = { fr: function (n) { return n === 0 || n === 1 ? 0 : n % 1000000 === 0 ? 1 : 2; } };
   function tn(one, many, n, params) {
     var index = (PLURAL[lang] || function (k) { return k === 1 ? 0 : 1; })(n);
     var forms = catalog[one];
