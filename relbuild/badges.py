@@ -88,7 +88,11 @@ def person(token: str):
 
 
 def note_page(subject, template: str, here: str, context: dict):
-    """Show and save the viewer's one note about `subject` (shared by badge links and person pages)."""
+    """Show and save the viewer's one note about `subject` (shared by badge links and person pages).
+
+    A saved note shows read-only with an Edit link (`?edit=1`); the form shows when there is no note
+    yet, when editing, and when a save failed.
+    """
     note = note_about(current_user, subject)
     form = NoteForm(obj=note)
     outcome = run_form(form, lambda: save_note(current_user, subject, form.body.data, form.offer.data or ""))
@@ -97,4 +101,6 @@ def note_page(subject, template: str, here: str, context: dict):
         flash(_("Note about %(name)s saved. Tip: %(hint)s", name=subject.name, hint=hint) if hint
               else _("Note about %(name)s saved.", name=subject.name), "hint" if hint else "success")
         return redirect(here)
-    return render_template(template, form=form, note=note, action=here, **context), outcome.status
+    editing = note is None or request.method == "POST" or request.args.get("edit") == "1"
+    return render_template(template, form=form, note=note, action=here, editing=editing,
+                           edit_url=f"{here}?edit=1#note", **context), outcome.status

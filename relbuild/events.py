@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 
 from .extensions import limiter
-from .forms import ConnectForm, EventForm, ImportForm, OrganizerForm, run_form, show_error
+from .forms import EventCodeForm, EventForm, ImportForm, OrganizerForm, run_form, show_error
 from .services import RelbuildError
 from .services.badges import badge_url, format_short_code
 from .services.events import (attendee_badges, create_event, event_by_code, event_for, event_when, has_joined,
@@ -44,10 +44,10 @@ def _save_event(form: EventForm, event=None):
 @bp.route("/events")
 @login_required
 def index():
-    return _index(ConnectForm())
+    return _index(EventCodeForm())
 
 
-def _index(form: ConnectForm, status: int = 200):
+def _index(form: EventCodeForm, status: int = 200):
     return render_template("events/index.html", events=my_events(current_user), form=form,
                            invitations=waiting_for(current_user), confirmed=is_confirmed(current_user)), status
 
@@ -118,7 +118,7 @@ def add_co_organizer(event_id: int):
 @login_required
 @limiter.limit("30/minute")
 def join_by_code():
-    form = ConnectForm()
+    form = EventCodeForm()
     if form.validate_on_submit():
         try:
             return redirect(url_for("events.join", code=event_by_code(form.code.data).join_code))

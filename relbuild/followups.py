@@ -8,6 +8,7 @@ from .forms import PromptSettingsForm, run_form
 from .models import User
 from .services import RelbuildError
 from .services.followups import followups_for, mark_done, prompt_by_id, snooze, unsubscribe as stop_emails
+from .services.delivery import write_link
 from .services.followups import update_settings
 from .services.links import read_action_token, read_unsubscribe_token
 from .i18n import gettext as _
@@ -27,7 +28,8 @@ def index():
         flash(_("Follow-up settings saved."), "success")
         return redirect(url_for("followups.index"))
     due, upcoming = followups_for(current_user)
-    return render_template("followups/index.html", due=due, upcoming=upcoming, form=form), outcome.status
+    return render_template("followups/index.html", due=due, upcoming=upcoming, form=form,
+                           write_link=lambda note: write_link(note, current_user)), outcome.status
 
 
 @bp.route("/followups/<int:prompt_id>/<any(done, snooze):action>", methods=["POST"])

@@ -86,6 +86,12 @@ class ConnectForm(FlaskForm):
                                                   Length(max=32, message=_l("A badge code has 8 letters and digits."))])
 
 
+class EventCodeForm(FlaskForm):
+    """The code on an event's poster (same field name as a badge code, its own label and messages)."""
+    code = StringField(_l("Event code"), validators=[DataRequired(_l("Type the code printed on the event poster.")),
+                                                     Length(max=32, message=_l("An event code has 8 letters and digits."))])
+
+
 @dataclass
 class Outcome:
     ok: bool

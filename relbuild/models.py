@@ -190,7 +190,8 @@ class Note(db.Model):
     offer: Mapped[str] = mapped_column(sa.Text, default="")
     met_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when the text changes (services.notes), not on every UPDATE: logging a follow-up is no edit.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     followed_up_at: Mapped[datetime | None] = mapped_column(default=None)
     offer_done_at: Mapped[datetime | None] = mapped_column(default=None)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="SET NULL"), index=True,
@@ -199,6 +200,11 @@ class Note(db.Model):
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     subject: Mapped[User] = relationship(foreign_keys=[subject_id])
     event: Mapped[Event | None] = relationship()
+
+    @property
+    def edited(self) -> bool:
+        """True once the text was changed after it was first saved (notes before 2026-12 had µs apart stamps)."""
+        return self.updated_at is not None and (self.updated_at - self.created_at).total_seconds() >= 1
 
 
 class NoteWrite(db.Model):

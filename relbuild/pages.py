@@ -4,7 +4,7 @@ import ipaddress
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from .extensions import db
 from .models import utcnow
@@ -20,6 +20,13 @@ def home():
     if current_user.is_authenticated:
         return redirect(url_for("people.index"))
     return render_template("pages/home.html")
+
+
+@bp.route("/more")
+@login_required
+def more():
+    """The fifth tab: profile, events and account, so the header stays one line."""
+    return render_template("pages/more.html")
 
 
 def _may_see_details() -> bool:

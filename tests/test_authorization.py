@@ -67,6 +67,7 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET account.calendar_feed": (200, 200, 200, 200),
     # my own things: the URL names no object, so everyone signed in gets their own
     "GET profile.edit": (LOGIN, 200, 200, 200),
+    "GET pages.more": (LOGIN, 200, 200, 200),
     "POST profile.edit": (LOGIN, 302, 302, 302),  # missing fields keep their saved values
     "GET account.index": (LOGIN, 200, 200, 200),
     "POST account.email": (LOGIN, 422, 422, 422),

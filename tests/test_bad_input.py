@@ -188,7 +188,7 @@ def snapshot(app) -> dict[str, tuple[int, str]]:
     return result
 
 
-HUMAN_MESSAGE = re.compile(r'class="(?:[^"]* )?(?:error|alert-error)[ "]|<section class="card center">')
+HUMAN_MESSAGE = re.compile(r'class="(?:[^"]* )?(?:error|alert-error|error-summary)[ "]|<section class="card center">')
 
 
 def check_response(response, before: dict, after: dict, what: str) -> None:
@@ -412,19 +412,21 @@ def fields_by_endpoint(app, world) -> dict[str, set[str]]:
             if "GET" not in rule.methods or rule.endpoint in SKIPPED_ENDPOINTS or rule.rule.endswith(
                     (".pdf", ".png", ".svg", ".csv", ".js", ".webmanifest", ".ics")):
                 continue
-            page = world.client(app, signed_in).get(build_url(rule, {a: world.valid_value(rule.endpoint, a)
-                                                                     for a in rule.arguments}))
-            if page.mimetype != "text/html":
-                continue
-            parser = _Forms()
-            parser.feed(page.get_data(as_text=True))
-            for action, names in parser.found.items():
-                path = urlsplit(action).path or urlsplit(page.request.url).path
-                try:
-                    endpoint, _ = adapter.match(path, method="POST")
-                except HTTPException:
+            url = build_url(rule, {a: world.valid_value(rule.endpoint, a) for a in rule.arguments})
+            # a saved note shows read-only; its form is behind Edit (?edit=1)
+            for query in ("", "?edit=1") if rule.endpoint in ("badges.person", "people.person") else ("",):
+                page = world.client(app, signed_in).get(url + query)
+                if page.mimetype != "text/html":
                     continue
-                _FIELDS_BY_ENDPOINT.setdefault(endpoint, set()).update(names - NEVER_RANDOM)
+                parser = _Forms()
+                parser.feed(page.get_data(as_text=True))
+                for action, names in parser.found.items():
+                    path = urlsplit(action).path or urlsplit(page.request.url).path
+                    try:
+                        endpoint, _ = adapter.match(path, method="POST")
+                    except HTTPException:
+                        continue
+                    _FIELDS_BY_ENDPOINT.setdefault(endpoint, set()).update(names - NEVER_RANDOM)
     return _FIELDS_BY_ENDPOINT
 
 

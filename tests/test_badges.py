@@ -89,7 +89,8 @@ def test_connect_by_short_code_any_case(client, make_user, login, typed):
 @pytest.mark.parametrize("typed, status, message", [
     ("", 422, b"Type the code printed under their QR"),
     ("ABC", 422, b"A badge code has 8 letters and digits"),
-    ("OOOOIIII", 422, b"A badge code has 8 letters and digits"),
+    ("OOOOIIII", 422, b"Codes never use 0, O, 1, I, L and U"),
+    ("QQQQ-0000", 422, "Codes never use 0, O, 1, I, L and U (they look too alike), so “0” cannot".encode()),
     ("x" * 40, 422, b"A badge code has 8 letters and digits"),
 ])
 def test_connect_bad_codes_are_explained(client, typed, status, message):

@@ -368,3 +368,29 @@ def test_log_follow_up_from_the_person_page(app, client, write, login):
     bea = db_user(app, "Bea Builder")
     response = client.submit(f"/people/{bea.public_id}/followed-up", follow_redirects=True)
     assert b"Logged your follow-up with Bea Builder" in response.data and b"Last follow-up" in response.data
+
+
+def test_write_to_them_comes_first_and_drafts_a_greeting_never_the_offer(app, client, runner, mailbox, write, login):
+    """Issue 11: the primary action is writing to them; the draft names when you met and leaves room."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    write(share_email=True, offer="Intro her to our accessibility lead")
+    assert "sent 1" in send(runner, "2026-11-30T08:00")
+    message = mailbox.messages[0]
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    buttons = re.findall(r'<a href="[^"]*" style="[^"]*">([^<]+)</a>', html)
+    assert buttons[:3] == ["Write to them", "I followed up", "Remind me in a week"]
+    assert "#ffffff" in re.search(r'<a href="mailto:[^"]*" style="([^"]*)"', html).group(1)  # the filled one
+    assert text.index("Write to them:") < text.index("I followed up:") < text.index("Remind me in a week:")
+    mailto = re.search(r"Write to them:\s+(\S+)", text).group(1)
+    parts = urlsplit(mailto)
+    draft = parse_qs(parts.query)["body"][0]
+    assert unquote(parts.path).endswith("@example.com")
+    assert draft.startswith("Hi Bea,\n\nIt was good to meet you on Sunday 29 November.\n\n\n\nBest,\nAnn")
+    assert "accessibility lead" not in draft and "As promised" not in draft  # the offer was written to oneself
+    # the Follow-ups tab: the same order, the same draft
+    login(client, write.author)
+    page = client.get("/followups").data.decode()
+    assert page.index("Write to Bea") < page.index("I followed up") < page.index("Remind me in a week")
+    assert 'class="btn btn-primary btn-block" href="mailto:' in page

@@ -166,7 +166,7 @@ def test_the_scripts_catalog_is_json_in_the_language_with_plural_forms(client):
     response = client.get("/i18n/fr.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     messages = response.get_json()
-    assert messages["All synced"] == "Tout est synchronisé"
+    assert messages["Offline"] == "Hors ligne"
     assert messages["%(num)d note waiting to sync"] == ["%(num)d note en attente de synchronisation",
                                                          "%(num)d notes en attente de synchronisation",
                                                          "%(num)d notes en attente de synchronisation"]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Badge, User, utcnow
 from .errors import RelbuildError
-from ..i18n import gettext as _
+from ..i18n import gettext as _, lazy_gettext as _l
 
 # No 0/O, 1/I/L or U/V pairs: safe to read off a badge and type by hand.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -87,13 +87,36 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
     return badge
 
 
+NEVER_USED = _l("0, O, 1, I, L and U")
+
+
+def code_problem(code: str, what: str = "badge") -> str | None:
+    """Why a normalised code cannot be one, in words that say how to fix it (None when it could be)."""
+    strange = sorted({c for c in code if c not in SHORT_CODE_ALPHABET})
+    if strange:
+        shown = ", ".join(f"“{c}”" for c in strange)
+        if what == "event":
+            return _("Codes never use %(never)s (they look too alike), so %(shown)s cannot be in an event code. "
+                     "Check the code against the poster: a letter that looks like one of these is another character.",
+                     never=NEVER_USED, shown=shown)
+        return _("Codes never use %(never)s (they look too alike), so %(shown)s cannot be in a badge code. "
+                 "Check the code against the badge: a letter that looks like one of these is another character.",
+                 never=NEVER_USED, shown=shown)
+    if len(code) != SHORT_CODE_LENGTH:
+        if what == "event":
+            return _("An event code has %(length)s letters and digits, like K7QM-3XPA; this one has %(count)s.",
+                     length=SHORT_CODE_LENGTH, count=len(code))
+        return _("A badge code has %(length)s letters and digits, like K7QM-3XPA; this one has %(count)s.",
+                 length=SHORT_CODE_LENGTH, count=len(code))
+    return None
+
+
 def badge_by_short_code(raw: str) -> Badge:
     """Return the current badge for a typed short code, or raise RelbuildError on the 'code' field."""
     code = normalize_short_code(raw)
-    if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
-        raise RelbuildError(
-            "bad_code", _("A badge code has %(short_code_length)s letters and digits, like K7QM-3XPA.", short_code_length=SHORT_CODE_LENGTH), "code"
-        )
+    problem = code_problem(code)
+    if problem:
+        raise RelbuildError("bad_code", problem, "code")
     badge = db.session.scalar(sa.select(Badge).where(Badge.short_code == code, Badge.replaced_at.is_(None)))
     if badge is None:
         raise RelbuildError("code_unknown", _("No badge has this code. Check it against the badge and try again."),

@@ -100,17 +100,25 @@ def _set(prompts: list[Prompt], token: str, **values) -> None:
 
 
 def write_link(note: Note, author: User) -> str:
-    """A mailto: draft from the note and offer when they share their email; their page otherwise."""
+    """A mailto: draft when they share their email (their page otherwise).
+
+    The draft greets them, says where and when you met and leaves a blank line for the author's
+    own words. It never pastes the note or the offer: those were written to oneself ("Intro her to
+    our accessibility lead") and read wrong when sent as they are.
+    """
     person = note.subject
     if not person.share_email:
         return profile_url(person)
-    met = format_moment(local_date(author, note.met_at), "day_month")
-    lines = [_("Hi %(name)s,", name=person.name.split()[0]), "",
-             _("It was good to talk with you on %(day)s.", day=met)]
-    if note.offer:
-        lines += ["", _("As promised: %(offer)s", offer=note.offer)]
-    lines += ["", _("Best,"), author.name.split()[0]]
-    subject = _("Great to meet you")
+    first = person.name.split()[0] if person.name.split() else person.name
+    day = format_moment(local_date(author, note.met_at), "day")
+    if note.event is not None:
+        met = _("It was good to meet you at %(event)s on %(day)s.", event=note.event.name, day=day)
+        subject = _("Great to meet you at %(event)s", event=note.event.name)
+    else:
+        met = _("It was good to meet you on %(day)s.", day=day)
+        subject = _("Great to meet you")
+    lines = [_("Hi %(name)s,", name=first), "", met, "", "", "",
+             _("Best,"), author.name.split()[0] if author.name.split() else author.name]
     return f"mailto:{quote(person.email)}?subject={quote(subject)}&body={quote(chr(10).join(lines))}"
 
 

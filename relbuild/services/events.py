@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Badge, Event, EventAttendee, EventOrganizer, User
 from .accounts import normalize_email
-from .badges import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, new_code, normalize_short_code
+from .badges import code_problem, new_code, normalize_short_code
 from .collation import sorted_by_name
 from ..i18n import format_moment, gettext as _
 from .errors import RelbuildError
@@ -134,8 +134,9 @@ def event_for(user: User, event_id: int, *, organizer: bool = False) -> Event:
 
 def event_by_code(raw: str) -> Event:
     code = normalize_short_code(raw)
-    if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
-        raise RelbuildError("bad_code", _("An event code has 8 letters and digits, like K7QM-3XPA."), "code", status=404)
+    problem = code_problem(code, "event")
+    if problem:
+        raise RelbuildError("bad_code", problem, "code", status=404)
     event = db.session.scalar(sa.select(Event).where(Event.join_code == code))
     if event is None:
         raise RelbuildError("event_unknown", _("No event has this code. Check it against the poster."), "code",

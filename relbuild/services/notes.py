@@ -91,9 +91,11 @@ def _write(author: User, subject: User, body: str, offer: str, met_at: datetime 
     if note is not None:
         return _update(note, body, offer, write=NoteWrite(id=write_id, note_id=note.id)), False
     # A phone's clock can run ahead; a meeting is never in the future.
-    met_at = min(met_at or utcnow(), utcnow())
+    now = utcnow()
+    met_at = min(met_at or now, now)
+    # One timestamp for both: a new note never looks "edited".
     note = Note(id=write_id, author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at,
-                event_id=event_at(author.id, met_at))
+                created_at=now, updated_at=now, event_id=event_at(author.id, met_at))
     db.session.add_all([note, NoteWrite(id=write_id, note_id=write_id)])
     db.session.flush()
     schedule_for_note(note, created=True)
@@ -119,7 +121,7 @@ def _update(note: Note, body: str, offer: str, write: NoteWrite | None) -> Note:
             write.previous_body, write.previous_offer = note.body, note.offer
         db.session.add(write)
     if changed:
-        note.body, note.offer = body, offer
+        note.body, note.offer, note.updated_at = body, offer, utcnow()
         schedule_for_note(note, created=False)
     db.session.commit()
     return note

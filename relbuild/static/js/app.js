@@ -46,21 +46,69 @@
     });
   }
 
-  // Gentle coaching while typing a note: the same rule as services/notes.coach_note.
-  function noteCoach() {
-    var coach = document.getElementById("coach");
-    var body = document.querySelector(".note-body textarea");
-    if (!coach || !body) return;
-    var phrases = (coach.dataset.vague || "").split("|").filter(Boolean);
-    var timer;
-    function check() {
-      var words = (body.value.match(/[\p{L}\p{N}_]+/gu) || []);
-      var lowered = words.join(" ").toLowerCase();
-      var vague = phrases.some(function (p) { return lowered.indexOf(p) >= 0; });
-      coach.hidden = !(body.value.trim() && (words.length < 6 || (vague && words.length < 12)));
+  // Coming from the scanner (camera or typed code), the note box has focus so typing starts at once.
+  // Plain navigation (People, a link) does not autofocus: a phone would pop its keyboard over the
+  // person's name before they asked to write.
+  var FOCUS_FLAG = "relbuild-focus-note";
+  function markFromScanner() {
+    document.querySelectorAll("form[action$='/connect']").forEach(function (form) {
+      form.addEventListener("submit", function () { sessionStorage.setItem(FOCUS_FLAG, "1"); });
+    });
+  }
+  function focusNoteFromScanner() {
+    var flag = sessionStorage.getItem(FOCUS_FLAG);
+    sessionStorage.removeItem(FOCUS_FLAG);
+    var body = document.querySelector(".note-form textarea[name=body], [data-shell-note]:not([hidden]) textarea[name=body]");
+    var editing = /[?&]edit=1/.test(location.search);
+    if (body && (flag || editing)) {
+      body.focus({ preventScroll: true });
+      if (editing) body.setSelectionRange(body.value.length, body.value.length);
     }
-    body.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 600); });
-    body.addEventListener("blur", check);
+  }
+
+  // A link to a section inside a <details> (e.g. More → Follow-up emails) opens it.
+  function openLinkedDetails() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+
+  // A failed form: the error summary takes focus, so screen readers and eyes start there.
+  function focusErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (!summary) return;
+    var details = summary.closest("details");
+    if (details) details.open = true;
+    summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) return;
+        event.preventDefault();
+        target.scrollIntoView({ block: "center" });
+        target.focus();
+      });
+    });
+  }
+
+  // My badge: the phone's share sheet where there is one, otherwise copy the link.
+  function shareBadge() {
+    var button = document.querySelector("[data-share-badge]");
+    if (!button) return;
+    var status = document.querySelector("[data-share-status]");
+    var canShare = !!navigator.share;
+    if (!canShare && !(navigator.clipboard && navigator.clipboard.writeText)) return;
+    if (!canShare) button.textContent = t("Copy my badge link");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var url = button.dataset.url;
+      if (canShare) {
+        navigator.share({ title: button.dataset.title, url: url }).catch(function () { return null; });
+        return;
+      }
+      navigator.clipboard.writeText(url).then(function () {
+        status.textContent = t("Link copied. Paste it in a message or an email.");
+      }).catch(function () { status.textContent = t("Could not copy: press and hold the link above instead."); });
+    });
   }
 
   var outbox = window.RelbuildOutbox;
@@ -77,21 +125,40 @@
   var i18n = window.RelbuildI18n || { t: function (m) { return m; }, tn: function (a, b, n) { return (n === 1 ? a : b).replace("%(num)d", n); }, ready: Promise.resolve() };
   var t = i18n.t, tn = i18n.tn;
 
-  // The honest sync state in the header: waiting, needing attention, or all synced.
+  // The sync state in the header: nothing when all is synced; otherwise what waits and what to do.
   function showSync(counts) {
     renderOutboxList(counts.items);
     var el = document.querySelector("[data-sync-status]");
     if (!el || !document.body.classList.contains("signed-in")) return;
-    el.hidden = false;
     el.classList.toggle("sync-error", counts.errors > 0);
     el.classList.toggle("sync-waiting", counts.pending > 0);
     if (counts.errors) el.textContent = tn("%(num)d note needs you", "%(num)d notes need you", counts.errors);
     else if (counts.pending) el.textContent = tn("%(num)d note waiting to sync", "%(num)d notes waiting to sync", counts.pending);
-    else el.textContent = navigator.onLine ? t("All synced") : t("Offline: notes stay on this phone");
+    else if (!navigator.onLine) el.textContent = t("Offline");
+    else el.textContent = "";
+    el.hidden = !el.textContent;
+    if (el.textContent) el.setAttribute("title", el.textContent);
     clearTimeout(syncTimer);
     var next = counts.items.filter(function (i) { return i.state !== "error"; })
       .map(function (i) { return i.next_try || 0; }).sort()[0];
     if (next !== undefined) syncTimer = setTimeout(flush, Math.max(500, next - Date.now()));
+  }
+
+  // People and Follow-ups open in another tab (or this one) show a note synced from the phone
+  // without a reload: the page's main content is fetched again and swapped in.
+  var refreshing = null;
+  function refreshLiveLists() {
+    var main = document.getElementById("main");
+    if (!main || !document.querySelector("[data-live-list]") || refreshing) return;
+    refreshing = fetch(location.href, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.text();
+    }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+      var active = document.activeElement;
+      // Never pull the rug from under someone typing a search.
+      if (fresh && !(main.contains(active) && active !== main)) main.innerHTML = fresh.innerHTML;
+    }).catch(function () { return null; }).finally(function () { refreshing = null; });
   }
 
   function refreshSync() { if (outbox) outbox.counts(currentAccount()).then(showSync).catch(function () { return null; }); }
@@ -135,31 +202,45 @@
           form.elements.body.focus();
           return;
         }
-        var name = form.dataset.name || "";
+        var who = form.elements.who && !form.elements.who.closest("[hidden]") ? form.elements.who.value.trim() : "";
+        var name = form.dataset.name || who;
         outbox.save({ account: currentAccount(), badge: badge, body: body, offer: offer, name: name }).then(function (record) {
           if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () { return null; });
-          registerBackgroundSync();
           message.textContent = t("Saving…");
+          // The page sends the note itself; the service worker's background sync is only asked to
+          // when this send did not get through (one network write per note, never two).
           return flush().then(function (results) {
             var mine = results.filter(function (r) { return r.record.id === record.id; })[0];
             if (mine && mine.ok) {
-              var who = mine.data.person || name || t("them");
+              var person = mine.data.person || name || t("them");
               sessionStorage.setItem("relbuild-flash", JSON.stringify({
-                text: mine.data.hint ? t("Note about %(name)s saved. Tip: %(hint)s", { name: who, hint: mine.data.hint }) : t("Note about %(name)s saved.", { name: who }),
+                text: mine.data.hint ? t("Note about %(name)s saved. Tip: %(hint)s", { name: person, hint: mine.data.hint })
+                  : t("Note about %(name)s saved.", { name: person }),
                 kind: mine.data.hint ? "hint" : "success" }));
-              if (form.dataset.badge) location.reload();
-              else message.textContent = t("Note about %(name)s saved and synced.", { name: who });
+              if (form.dataset.badge) location.replace(location.pathname);
+              else message.textContent = t("Note about %(name)s saved and synced.", { name: person });
             } else if (mine && mine.fatal) {
               message.textContent = mine.record.error;
             } else {
+              registerBackgroundSync();
               message.textContent = t("Saved on this phone. It will sync by itself when you are back online.");
             }
+            if (!(mine && mine.fatal)) showNext(form);
           });
         }).catch(function () {
           message.textContent = t("This phone could not store the note. Try again, or turn off private browsing.");
         });
       });
     });
+  }
+
+  // In the offline shell, a saved note leads straight to the next scan.
+  function showNext(form) {
+    var next = form.parentNode.querySelector("[data-shell-next]");
+    if (!next) return;
+    form.querySelector("button[type=submit]").hidden = true;
+    next.hidden = false;
+    next.querySelector("a").focus();
   }
 
   function registerBackgroundSync() {
@@ -185,16 +266,28 @@
     var title = shell.querySelector("[data-person-name]");
     var detail = shell.querySelector("[data-person-detail]");
     var form = shell.querySelector("form[data-outbox-form]");
-    title.textContent = t("The person with badge …%(end)s", { end: badge.slice(-6) });
-    detail.textContent = t("Their details appear when you are back online.");
+    var who = shell.querySelector("[data-shell-who]");
+    title.textContent = t("Badge …%(end)s", { end: badge.slice(-6) });
+    detail.textContent = t("Offline: their name and profile appear when you are back online.");
+    if (who) who.hidden = false;
     if (!outbox) return;
     outbox.person(badge).then(function (known) {
       if (known && known.name) {
         title.textContent = known.name;
         detail.textContent = "";
         form.dataset.name = known.name;
+        if (who) who.hidden = true;
       }
     }).catch(function () { return null; });
+  }
+
+  // /offline opened on purpose while online is the list of notes on this phone, not "You are offline".
+  function offlinePageTitle() {
+    var page = document.querySelector("[data-shell-page]");
+    if (!page || page.hidden || location.pathname !== "/offline" || !navigator.onLine) return;
+    page.hidden = true;
+    document.querySelector("[data-shell-online]").hidden = false;
+    document.title = t("Notes on this phone") + " · Relbuild";
   }
 
   function rememberPerson() {
@@ -295,15 +388,23 @@
   function start() {
     prefillTimezone();
     valueChips();
-    noteCoach();
     showStoredFlash();
     serviceWorker();
     installHint();
     offlineShell();
+    offlinePageTitle();
+    markFromScanner();
+    focusNoteFromScanner();
+    focusErrorSummary();
+    openLinkedDetails();
+    shareBadge();
     rememberPerson();
     outboxForms();
     guardSignOut();
-    if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = refreshSync;
+    if (outbox && window.BroadcastChannel) new BroadcastChannel(outbox.channel).onmessage = function (event) {
+      refreshSync();
+      if (event.data && event.data.synced) refreshLiveLists();  // a note reached the server: lists change
+    };
     window.addEventListener("online", flush);
     window.addEventListener("offline", refreshSync);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });

@@ -46,8 +46,9 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function announce() {
+  function announce(synced) {
     return counts().then(function (c) {
+      c.synced = synced || 0;
       if (scope.BroadcastChannel) new BroadcastChannel(CHANNEL).postMessage(c);
       return c;
     });
@@ -110,8 +111,7 @@
     return put(record);
   }
 
-  function sendAll(records, token) {
-    var results = [];
+  function sendAll(records, token, results) {
     return records.reduce(function (chain, record) {
       return chain.then(function () {
         return sendOne(record, token).then(function (result) { results.push(result); });
@@ -119,11 +119,20 @@
     }, Promise.resolve()).then(function () { return results; });
   }
 
-  // Send every note that is due; one flush at a time per page or worker.
+  // Send every note that is due; one flush at a time per page or worker, and one at a time across
+  // the pages and the service worker (Web Locks), so a note is never sent by both (one write per note).
   function flush(options) {
     if (flushing) return flushing;
+    var locks = scope.navigator && scope.navigator.locks;
+    flushing = (locks ? locks.request("relbuild-outbox-flush", function () { return flushNow(options); })
+      : flushNow(options)).finally(function () { flushing = null; });
+    return flushing;
+  }
+
+  function flushNow(options) {
     var force = options && options.force;
-    flushing = all().then(function (items) {
+    var results = [];
+    return all().then(function (items) {
       var due = items.filter(function (i) { return i.state !== "error" && (force || !i.next_try || i.next_try <= Date.now()); });
       if (!due.length) return [];
       return freshToken().then(function (auth) {
@@ -141,7 +150,7 @@
           r.state = "error"; r.error = t("Saved while nobody was logged in. If it is yours, tap Save and try again.");
           return put(r);
         })).then(function () {
-          return sendAll(due.filter(function (r) { return r.account === auth.account; }), auth.token);
+          return sendAll(due.filter(function (r) { return r.account === auth.account; }), auth.token, results);
         });
       }).catch(function (error) {
         // Offline, a dropped connection or a server hiccup: try again later, with backoff.
@@ -150,10 +159,8 @@
         }).then(function () { throw error; });
       });
     }).finally(function () {
-      flushing = null;
-      return announce();
+      return announce(results.filter(function (r) { return r.ok; }).length);
     });
-    return flushing;
   }
 
   // Let the person retry a note after fixing it (or after logging in again).

@@ -41,6 +41,8 @@
     }
     stop();
     say(what.kind === "badge" ? t("Badge found, opening…") : t("Event found, opening…"));
+    // The note page focuses its box when it was opened from here (app.js).
+    if (what.kind === "badge") try { sessionStorage.setItem("relbuild-focus-note", "1"); } catch (e) { /* private mode */ }
     location.assign(what.path);
     return true;
   }
