@@ -19,7 +19,7 @@ from relbuild.services import followups
 from relbuild.services.delivery import render_email
 from relbuild.services.events import create_event, join_event
 from relbuild.services.notes import save_note
-from tests.perception import nu_errors, spam_scores
+from tests.perception import english_runs, nu_errors, spam_scores
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "relbuild" / "templates" / "email"
 ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
@@ -114,25 +114,6 @@ def test_the_html_of_every_kind_of_email_passes_the_nu_checker(messages):
     assert nu_errors(documents) == []
 
 
-def _english_sentences() -> set[str]:
-    """Runs of three or more English words from the messages French translates differently."""
-    from babel.messages.pofile import read_po
-
-    with (Path(__file__).resolve().parents[1] / "relbuild" / "translations" / "fr" / "LC_MESSAGES"
-          / "messages.po").open("rb") as handle:
-        catalog = read_po(handle)
-    runs = set()
-    for entry in catalog:
-        if not entry.id or entry.string == entry.id:
-            continue
-        for source in (entry.id if isinstance(entry.id, tuple) else (entry.id,)):
-            for run in re.split(r"%\(\w+\)[sd]|<[^>]+>|[.:;?!()“”—]", source):
-                words = run.split()
-                if len(words) >= 3 and all(re.fullmatch(r"[A-Za-z'’,-]+", w) for w in words):
-                    runs.add(" ".join(words).strip(","))
-    return runs
-
-
 def test_every_kind_of_email_reads_in_the_recipients_language(messages):
     parsed = {kind: email.message_from_bytes(message.data, policy=email.policy.default)
               for kind, message in messages.items()}
@@ -146,7 +127,7 @@ def test_every_kind_of_email_reads_in_the_recipients_language(messages):
         assert '<html lang="fr">' in html, kind
         seen = " ".join([str(message["Subject"]), text, re.sub(r"<[^>]+>", " ", html)])
         seen = " ".join(seen.split())
-        english = sorted(run for run in _english_sentences() if run in seen)
+        english = sorted(run for run in english_runs() if run in seen)
         assert english == [], (kind, english)
 
 
