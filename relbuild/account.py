@@ -11,6 +11,7 @@ from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_fo
 from .services.deletion import delete_account
 from .services.export import export_zip
 from .i18n import gettext as _
+from .services.passkeys import has_password, list_passkeys
 
 bp = Blueprint("account", __name__)
 
@@ -19,7 +20,8 @@ def _page(status: int = 200, **forms):
     forms = {"email_form": EmailChangeForm(prefix="email"), "password_form": PasswordChangeForm(prefix="password"),
              "delete_form": DeleteAccountForm(prefix="delete"), **forms}
     return render_template("account/index.html", sessions=active_sessions(current_user),
-                           confirmed=is_confirmed(current_user), **forms), status
+                           confirmed=is_confirmed(current_user), passkeys=list_passkeys(current_user),
+                           has_password=has_password(current_user), **forms), status
 
 
 @bp.route("/account")

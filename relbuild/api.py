@@ -12,6 +12,7 @@ from .extensions import limiter
 from .services import RelbuildError
 from .services.accounts import outbox_key
 from .services.badges import badge_by_token
+from .services import push
 from .services.notes import coach_note, save_note
 from .i18n import gettext as _
 
@@ -53,16 +54,16 @@ def _met_at(value) -> datetime | None:
 def put_note(note_id: str):
     """Create or update my one note about the badge's owner; the same id again is the same note."""
     if not current_user.is_authenticated:
-        return error("not_signed_in", "Log in again to sync your notes; they are kept on this phone.", 401)
+        return error("not_signed_in", _("Log in again to sync your notes; they are kept on this phone."), 401)
     note_id = note_id.lower()
     if not UUID.fullmatch(note_id):
-        return error("bad_id", "The note id must be a UUID.", 400)
+        return error("bad_id", _("The note id must be a UUID."), 400)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return error("bad_json", "Send a JSON object with badge, body, offer and met_at.", 400)
+        return error("bad_json", _("Send a JSON object with badge, body, offer and met_at."), 400)
     fields = {name: data.get(name, "") for name in ("badge", "body", "offer")}
     if not all(isinstance(value, str) for value in fields.values()):
-        return error("bad_field", "badge, body and offer must be text.", 422)
+        return error("bad_field", _("badge, body and offer must be text."), 422)
     try:
         met_at = _met_at(data.get("met_at"))
         subject = badge_by_token(fields["badge"], met_before=met_at).user
@@ -73,3 +74,44 @@ def put_note(note_id: str):
         return jsonify(error=problem.code, message=problem.message, field=problem.field), status
     return jsonify(id=note.id, person=subject.name, body=note.body, offer=note.offer,
                    hint=coach_note(note.body)), 201 if created else 200
+
+
+# Web Push: this device's subscription (the worker sends the pushes; see services/push.py).
+
+def _signed_in_problem():
+    return error("not_signed_in", _("Log in to get notifications on this device."), 401)
+
+
+@bp.route("/push/vapid-public-key")
+def push_public_key():
+    """The key browsers subscribe with (applicationServerKey)."""
+    if not current_user.is_authenticated:
+        return _signed_in_problem()
+    return jsonify(key=push.public_key())
+
+
+@bp.route("/push/subscriptions", methods=["POST"])
+@limiter.limit("30/minute")
+def push_subscribe():
+    """Keep this browser's PushSubscription.toJSON() for me and this sign-in."""
+    if not current_user.is_authenticated:
+        return _signed_in_problem()
+    try:
+        subscription = push.subscribe(current_user, request.get_json(silent=True))
+    except RelbuildError as problem:
+        return jsonify(error=problem.code, message=problem.message, field=problem.field), problem.status
+    return jsonify(endpoint=subscription.endpoint), 201
+
+
+@bp.route("/push/subscriptions", methods=["DELETE"])
+@limiter.limit("30/minute")
+def push_unsubscribe():
+    """Stop notifications to one of my devices, named by its endpoint."""
+    if not current_user.is_authenticated:
+        return _signed_in_problem()
+    data = request.get_json(silent=True)
+    try:
+        push.unsubscribe(current_user, data.get("endpoint") if isinstance(data, dict) else None)
+    except RelbuildError as problem:
+        return jsonify(error=problem.code, message=problem.message, field=problem.field), problem.status
+    return "", 204

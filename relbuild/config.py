@@ -30,6 +30,47 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+VAPID_KEY_FILE = "vapid_private_key.pem"
+
+
+def _vapid_private_key(instance_path: Path) -> str:
+    """VAPID_PRIVATE_KEY (PEM, or the base64url key `vapid --gen` prints), else a P-256 key made once.
+
+    The key made here is written with O_EXCL, so two processes starting together keep one key: a
+    browser's push subscription is tied to the public half, and a new key would orphan every device.
+    """
+    if os.environ.get("VAPID_PRIVATE_KEY", "").strip():
+        return os.environ["VAPID_PRIVATE_KEY"].strip().replace("\\n", "\n")
+    key_file = instance_path / VAPID_KEY_FILE
+    if not key_file.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+    return key_file.read_text().strip()
+
+
+def _vapid_subject(mail_from: str) -> str:
+    if os.environ.get("VAPID_SUBJECT", "").strip():
+        return os.environ["VAPID_SUBJECT"].strip()
+    from email.utils import parseaddr
+
+    return "mailto:" + (parseaddr(mail_from)[1] or "relbuild@localhost")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`http://127.0.0.1:8765, https://push.example.org/` → the origins, lower-cased, without a trailing slash."""
+    return tuple(part.strip().rstrip("/").lower() for part in value.split(",") if part.strip())
+
+
 SERVED_ORIGIN_FILE = "base_url"  # written by `make run` (scripts/serve.sh): the origin it serves
 
 
@@ -49,6 +90,7 @@ def from_environment(instance_path: Path) -> dict:
     database_url = _database_url(instance_path)
     idle_days = int(os.environ.get("SESSION_IDLE_DAYS") or 14)
     max_days = int(os.environ.get("SESSION_MAX_DAYS") or 30)
+    mail_from = os.environ.get("MAIL_FROM", "Relbuild <relbuild@localhost>")
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -68,7 +110,12 @@ def from_environment(instance_path: Path) -> dict:
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").lower(),
-        "MAIL_FROM": os.environ.get("MAIL_FROM", "Relbuild <relbuild@localhost>"),
+        "MAIL_FROM": mail_from,
+        # Web Push: the key that signs pushes (its public half is what browsers subscribe with), who we are
+        # to push services, and the origins a subscription endpoint may use besides the known push services.
+        "VAPID_PRIVATE_KEY": _vapid_private_key(instance_path),
+        "VAPID_SUBJECT": _vapid_subject(mail_from),
+        "PUSH_ALLOWED_ORIGINS": _origins(os.environ.get("PUSH_ALLOWED_ORIGINS", "")),
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "FOLLOWUP_LEASE_SECONDS": int(os.environ.get("FOLLOWUP_LEASE_SECONDS") or 300),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",

@@ -12,6 +12,7 @@ from .services.delivery import write_link
 from .services.followups import update_settings
 from .services.links import read_action_token, read_unsubscribe_token
 from .i18n import gettext as _
+from .services.push import device_subscribed
 
 bp = Blueprint("followups", __name__)
 APPLY = {"done": mark_done, "snooze": snooze}
@@ -23,13 +24,15 @@ DONE_MESSAGES = {"done": "Marked as followed up. Nicely done.", "snooze": "We wi
 def index():
     form = PromptSettingsForm(obj=current_user)
     outcome = run_form(form, lambda: update_settings(current_user, email_prompts=form.email_prompts.data,
-                                                     prompt_hour=form.prompt_hour.data))
+                                                     prompt_hour=form.prompt_hour.data,
+                                                     channel=form.prompt_channel.data))
     if outcome.ok:
         flash(_("Follow-up settings saved."), "success")
         return redirect(url_for("followups.index"))
     due, upcoming = followups_for(current_user)
     return render_template("followups/index.html", due=due, upcoming=upcoming, form=form,
-                           write_link=lambda note: write_link(note, current_user)), outcome.status
+                           write_link=lambda note: write_link(note, current_user),
+                           push_on=device_subscribed(current_user)), outcome.status
 
 
 @bp.route("/followups/<int:prompt_id>/<any(done, snooze):action>", methods=["POST"])

@@ -6,7 +6,7 @@ import flask_wtf
 from flask import request
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -127,6 +127,11 @@ def show_error(form: FlaskForm, error: RelbuildError) -> None:
 
 class PromptSettingsForm(FlaskForm):
     email_prompts = BooleanField(_l("Email me my follow-up prompts"))
+    # Checked by services.push.set_channel; a form without it keeps the saved choice.
+    prompt_channel = RadioField(_l("How your follow-ups reach you"), validate_choice=False, choices=[
+        ("both", _l("By email and as notifications")),
+        ("push", _l("As notifications only (email when no device of yours has them on)")),
+        ("email", _l("By email only"))])
     prompt_hour = SelectField(_l("Send them at"), coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
                               validate_choice=False)
 
@@ -173,8 +178,26 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254)])
 
 
+class _PasswordOrPasskey:
+    """DataRequired, except for an account with passkeys only: it re-authenticates with a passkey instead
+    (services.accounts.confirm_password checks that it did, a few minutes ago at most)."""
+
+    def __init__(self, message: str):
+        self.required = DataRequired(message)
+
+    def __call__(self, form, field):
+        from flask_login import current_user
+        from wtforms.validators import StopValidation
+
+        from .services.accounts import PASSKEY_ONLY
+
+        if not field.data and getattr(current_user, "password_hash", None) == PASSKEY_ONLY:
+            raise StopValidation()
+        self.required(form, field)
+
+
 def _password_again():
-    return PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password to confirm.")),
+    return PasswordField(_l("Your password"), validators=[_PasswordOrPasskey(_l("Enter your password to confirm.")),
                                                       Length(max=256)])
 
 

@@ -87,6 +87,8 @@ def _patterns() -> dict[str, str]:
         "day": gettext("EEEE d MMMM"),
         # Translators: a Babel date pattern. Day and month.
         "day_month": gettext("d MMMM"),
+        # Translators: a Babel date pattern. Day and short month.
+        "day_short": gettext("d MMM"),
         # Translators: a Babel date pattern. The full date and time.
         "full": gettext("EEEE d MMMM y, HH:mm"),
         # Translators: a Babel date pattern. Weekday, day, month, year and time.

@@ -44,8 +44,12 @@ class User(db.Model):
     pending_email: Mapped[str | None] = mapped_column(sa.String(254), default=None)
     email_prompts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     prompt_hour: Mapped[int] = mapped_column(default=9, server_default="9")
+    # How follow-up prompts reach this person: "both" (email and push), "push" (push only) or "email" (email only).
+    prompt_channel: Mapped[str] = mapped_column(sa.String(8), default="both", server_default="both")
     # The secret in the private calendar feed's URL; None when the feed is off.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, default=None)
+    # The WebAuthn user handle of the account's passkeys (random, never the email); None until the first one.
+    passkey_handle: Mapped[str | None] = mapped_column(sa.String(88), unique=True, index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A deleted account stays as an empty row so that notes others wrote about it keep their person.
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -155,6 +159,9 @@ class LoginSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     device: Mapped[str] = mapped_column(sa.String(120), default="")
+    # When this browser last proved it is the account's owner with a passkey (re-authentication for
+    # sensitive changes, as re-entering the password does).
+    reauth_at: Mapped[datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship()
 
@@ -298,3 +305,83 @@ class EventOutcome(db.Model):
     stage: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     figures: Mapped[dict] = mapped_column(sa.JSON)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) that signs its account in."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: uuid.uuid4().hex)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # base64url of the authenticator's credential id: one credential belongs to one account, ever.
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transports: Mapped[list] = mapped_column(sa.JSON, default=list)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship()
+
+
+class PasskeyChallenge(db.Model):
+    """A WebAuthn challenge handed to a browser: used once (the row is deleted), and only for a few minutes."""
+
+    __tablename__ = "passkey_challenges"
+
+    challenge: Mapped[str] = mapped_column(sa.String(128), primary_key=True)  # base64url
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # signup | login | reauth | add
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    session_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    data: Mapped[dict | None] = mapped_column(sa.JSON, default=None)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PushSubscription(db.Model):
+    """One device's Web Push subscription: one account, one sign-in session.
+
+    It belongs to the session it was made in, so signing out (or the session ending any other way:
+    expiry, "sign out everywhere", a new password, deleting the account) removes it with the session row.
+    """
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("login_sessions.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(sa.String(128))
+    auth: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+    session: Mapped[LoginSession] = relationship()
+
+
+class PushDelivery(db.Model):
+    """One prompt pushed to one device: the push outbox, claimed and retried like prompt emails."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("prompt_id", "subscription_id", name="uq_push_delivery_prompt_subscription"),
+        sa.Index("ix_push_deliveries_claim", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(sa.ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("push_subscriptions.id", ondelete="CASCADE"),
+                                                 index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending → sending → sent | failed
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+
+    prompt: Mapped[Prompt] = relationship()
+    subscription: Mapped[PushSubscription] = relationship()

@@ -4,7 +4,8 @@ from flask_login import current_user, login_required
 
 from .extensions import limiter
 from .services import RelbuildError
-from .services.verification import cancel_email_change, confirm_address, read_confirmation, send_confirmation
+from .services.verification import (cancel_email_change, confirm_address, needs_passkey_to_confirm, read_confirmation,
+                                    send_confirmation)
 from .i18n import gettext as _
 
 bp = Blueprint("verification", __name__)
@@ -14,15 +15,19 @@ bp = Blueprint("verification", __name__)
 @limiter.limit("30/minute", methods=["POST"])
 def confirm(token: str):
     """GET shows the address and one button (mail scanners open links); POST confirms it."""
+    signed_in = current_user if current_user.is_authenticated else None
     try:
         user, address = read_confirmation(token)
-        if request.method == "POST":
-            user = confirm_address(token)
+        needs_passkey = needs_passkey_to_confirm(user, signed_in)
+        if request.method == "POST" and not needs_passkey:
+            user = confirm_address(token, signed_in)
             return render_template("verification/confirmed.html", address=user.email)
     except RelbuildError as error:
         return render_template("error.html", code=error.status, title="This link does not work",
                                message=error.message), error.status
-    return render_template("verification/confirm.html", address=address, token=token)
+    status = 403 if request.method == "POST" else 200  # a POST that could not confirm says so
+    return render_template("verification/confirm.html", address=address, token=token,
+                           needs_passkey=needs_passkey), status
 
 
 @bp.route("/account/email/confirmation", methods=["POST"])

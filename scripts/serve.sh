@@ -13,6 +13,9 @@ if [ "${HTTPS:-0}" = "1" ]; then
   $BIN/python scripts/phone.py cert instance/dev-tls
   TLS=(--certfile instance/dev-tls/cert.pem --keyfile instance/dev-tls/key.pem)
   $BIN/python scripts/phone.py banner "$BASE_URL"
+elif [ -z "${BASE_URL:-}" ] && { [ "$HOST" = "127.0.0.1" ] || [ "$HOST" = "localhost" ]; }; then
+  # The same server, named: browsers refuse passkeys for an IP address but allow them on http://localhost.
+  export BASE_URL="http://localhost:$PORT"
 elif [ -z "${BASE_URL:-}" ] && [ "$HOST" != "0.0.0.0" ]; then
   export BASE_URL="http://$HOST:$PORT"  # links in QR codes and emails point where the app really listens
 fi

@@ -48,6 +48,18 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET auth.login": (200, 302, 302, 302),
     "POST auth.login": (422, 302, 302, 302),
     "POST auth.logout": (LOGIN, 302, 302, 302),
+    # passkeys (JSON; here BASE_URL is http://relbuild.test, where browsers allow none: 409 says why,
+    # and a form post instead of JSON is 400)
+    "POST passkeys.signup_options": (400, 400, 400, 400),
+    "POST passkeys.signup": (400, 400, 400, 400),
+    "POST passkeys.login_options": (409, 409, 409, 409),
+    "POST passkeys.login": (400, 400, 400, 400),
+    "POST passkeys.reauth_options": (401, 409, 409, 409),
+    "POST passkeys.reauth": (401, 400, 400, 400),
+    "POST passkeys.add_options": (401, 400, 400, 400),
+    "POST passkeys.add": (401, 400, 400, 400),
+    "POST passkeys.rename": (LOGIN, 302, 302, 302),  # only ever one of my own passkeys
+    "POST passkeys.remove": (LOGIN, 302, 302, 302),
     "GET auth.forgot_password": (200, 200, 200, 200),
     "POST auth.forgot_password": (422, 422, 422, 422),
     # capability links: whoever holds the signed token may use it, signed in or not
@@ -104,6 +116,10 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "POST followups.act": (LOGIN, 302, 404, 404),
     # the offline API: another author's write id never touches the owner's note
     "PUT api.put_note": (401, 200, 409, 409),
+    # Web Push: each signed-in person manages their own device's subscription (no fields: refused)
+    "GET api.push_public_key": (401, 200, 200, 200),
+    "POST api.push_subscribe": (401, 422, 422, 422),
+    "DELETE api.push_unsubscribe": (401, 422, 422, 422),
     # events: organizers manage, attendees see the event, others see nothing
     "GET events.index": (LOGIN, 200, 200, 200),
     "GET events.new": (LOGIN, 200, 200, 200),
@@ -203,7 +219,7 @@ def request_as(app, world, role: str, method: str, rule) -> int:
     if method == "PUT":
         return client.put(url, json={"badge": world["subject"].token, "body": "Mends violins; wants a workshop."},
                           headers={"X-CSRFToken": token}).status_code
-    return client.post(url, data={"csrf_token": token}).status_code
+    return client.open(url, method=method, data={"csrf_token": token}).status_code
 
 
 RUN_LAST = {"POST events.join"}  # it makes `other` an attendee

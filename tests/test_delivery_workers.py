@@ -87,3 +87,36 @@ def test_worker_killed_mid_pass_loses_nothing_and_sends_nothing_twice(app, mailb
     assert second.returncode == 0, err
     assert f"sent {AUTHORS - 40}" in out
     assert_each_delivered_once(app, mailbox)
+
+
+def test_four_workers_at_once_push_each_prompt_to_each_device_exactly_once(app, mailbox):
+    """Pushes have their own outbox, claimed like prompts: 4 workers, 300 devices, one push each, one email each."""
+    import secrets as _secrets
+
+    from relbuild.models import LoginSession, PushDelivery, PushSubscription
+    from tests.test_push import Device, PushService
+
+    make_authors(app, AUTHORS)
+    service = PushService()
+    keys = Device("x").json["keys"]
+    try:
+        with app.app_context():
+            for n, author_id in enumerate(db.session.scalars(sa.select(User.id).where(User.email.like("author%")))):
+                session = LoginSession(id=_secrets.token_urlsafe(32), user_id=author_id)
+                db.session.add(session)
+                db.session.flush()
+                db.session.add(PushSubscription(user_id=author_id, session_id=session.id, p256dh=keys["p256dh"],
+                                                auth=keys["auth"], endpoint=f"{service.origin}/push/{n}"))
+            db.session.commit()
+        # The workers run on the machine's clock, the sessions were made on the test's: no sign-in expires here.
+        env = {"PUSH_ALLOWED_ORIGINS": service.origin, "SESSION_IDLE_DAYS": "100000", "SESSION_MAX_DAYS": "100000"}
+        workers = [worker(app, mailbox, **env) for _ in range(4)]
+        outputs = [w.communicate(timeout=240) for w in workers]
+        assert all(w.returncode == 0 for w in workers), outputs
+    finally:
+        service.stop()
+    paths = Counter(r["path"] for r in service.received)
+    assert len(paths) == AUTHORS and set(paths.values()) == {1}, paths.most_common(3)
+    assert_each_delivered_once(app, mailbox)
+    with app.app_context():
+        assert Counter(db.session.scalars(sa.select(PushDelivery.status))) == {"sent": AUTHORS}

@@ -1,7 +1,7 @@
 """languages: each person's language, each event's printing language
 
 Revision ID: b7e2f4c81d15
-Revises: a705466e32f3
+Revises: b7e4c2d91f05
 Create Date: 2026-12-02 15:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b7e2f4c81d15'
-down_revision = 'a705466e32f3'
+down_revision = 'b7e4c2d91f05'
 branch_labels = None
 depends_on = None
 

@@ -67,24 +67,27 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email))
 
 
-def register_user(name: str, email: str, password: str, timezone: str = "UTC", *, confirmed: bool = False,
-                  language: str = "en") -> User:
+def register_user(name: str, email: str, password: str | None, timezone: str = "UTC", *, confirmed: bool = False,
+                  commit: bool = True, language: str = "en") -> User:
     """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use.
 
     `confirmed`: the person came through a link sent to this address (an invitation), so it is theirs.
+    `password` None: an account that signs in with passkeys only (services.passkeys adds the first).
     """
     name = " ".join(name.split())  # one line: it goes into email subjects and badge sheets
     if not name:
         raise RelbuildError("name_required", _("Tell people your name."), "name")
     email = normalize_email(email)
-    check_password_policy(password, email=email, name=name)
+    if password is not None:
+        check_password_policy(password, email=email, name=name)
     if find_user_by_email(email) is not None:
         raise RelbuildError("email_taken", _("An account exists for this address."), "email")
     from .profiles import valid_timezone
 
     from ..i18n import valid_language
 
-    user = User(name=name[:80], email=email, password_hash=hash_password(password),
+    user = User(name=name[:80], email=email,
+                password_hash=PASSKEY_ONLY if password is None else hash_password(password),
                 timezone=valid_timezone(timezone), values=[], email_confirmed_at=utcnow() if confirmed else None,
                 language=valid_language(language) or "en")
     db.session.add(user)
@@ -94,7 +97,8 @@ def register_user(name: str, email: str, password: str, timezone: str = "UTC", *
         db.session.rollback()
         raise RelbuildError("email_taken", _("An account exists for this address."), "email")
     issue_badge(user)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
@@ -126,6 +130,8 @@ def sign_up(name: str, email: str, password: str, timezone: str = "UTC", languag
 # its owner sets a password (through "Forgot your password?", which also proves the address).
 UNCLAIMED = "!unclaimed"
 DELETED = "!deleted"  # a deleted account's empty row
+PASSKEY_ONLY = "!passkey"  # signed up with a passkey: no password until one is set from a reset link
+REAUTH_FRESH = timedelta(minutes=5)  # how long a passkey re-authentication stands in for the password
 RESET_MAX_AGE = 3600
 
 
@@ -194,6 +200,9 @@ def reset_password(token: str, password: str) -> User:
     user = user_for_reset(token)
     _set_password(user, password)
     end_sessions(user)
+    from .passkeys import forget_unproven
+
+    forget_unproven(user)
     if user.current_badge is None:  # an account an old import made never had one
         issue_badge(user)
     from .verification import mark_confirmed
@@ -212,8 +221,13 @@ def confirm_password(user: User, password: str, field: str = "password") -> None
     """Ask for the password again before a sensitive change; RelbuildError when it is wrong.
 
     Wrong guesses here come out of the same per-address allowance as logging in; when it is used up the
-    refusal (429) is shown next to the password field like a wrong password.
+    refusal (429) is shown next to the password field like a wrong password. With no password given, a
+    passkey re-authentication of this sign-in in the last few minutes stands in for it.
     """
+    if not password and recently_reauthenticated(user):
+        return
+    if user.password_hash == PASSKEY_ONLY:
+        raise RelbuildError("reauth_needed", "Confirm it is you with your passkey first.", field)
     try:
         reserve_attempt(user.email)
     except RelbuildError as error:
@@ -221,6 +235,15 @@ def confirm_password(user: User, password: str, field: str = "password") -> None
     if not password or not check_password_hash(user.password_hash, password):
         raise RelbuildError("wrong_password", _("That is not your current password."), field)
     release_attempt(user.email)
+
+
+def recently_reauthenticated(user: User, now: datetime | None = None) -> bool:
+    """Whether this sign-in proved itself with a passkey in the last few minutes."""
+    if not user.session_id:
+        return False
+    at = db.session.scalar(sa.select(LoginSession.reauth_at).where(LoginSession.id == user.session_id,
+                                                                    LoginSession.user_id == user.id))
+    return at is not None and at > (now or utcnow()) - REAUTH_FRESH
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -250,7 +273,7 @@ def authenticate(email: str, password: str) -> User | None:
         email = (email or "").strip().lower()[:254]
     reserve_attempt(email)
     user = find_user_by_email(email) if email else None
-    if user is None or user.password_hash in (UNCLAIMED, DELETED):
+    if user is None or user.password_hash in (UNCLAIMED, DELETED, PASSKEY_ONLY):
         check_password_hash(_DUMMY_HASH, password)
         return None
     if not check_password_hash(user.password_hash, password):

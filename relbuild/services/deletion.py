@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import (AttendeeImport, Badge, EventAttendee, EventOrganizer, Invitation, LoginSession, Note, Prompt,
-                      User, utcnow)
+from ..models import (AttendeeImport, Badge, EventAttendee, EventOrganizer, Invitation, LoginSession, Note, Passkey,
+                      PasskeyChallenge, Prompt, User, utcnow)
 from .accounts import DELETED, confirm_password
 from .errors import RelbuildError
 from .followups import OFFER_CHECK, RECONNECT, REMINDER
@@ -35,7 +35,8 @@ def delete_account(user: User, password: str, confirm: str) -> None:
                        .values(status="cancelled"))
     for model, column in ((Prompt, Prompt.user_id), (Note, Note.author_id), (Badge, Badge.user_id),
                           (LoginSession, LoginSession.user_id), (EventAttendee, EventAttendee.user_id),
-                          (EventOrganizer, EventOrganizer.user_id), (AttendeeImport, AttendeeImport.uploaded_by)):
+                          (EventOrganizer, EventOrganizer.user_id), (AttendeeImport, AttendeeImport.uploaded_by),
+                          (Passkey, Passkey.user_id), (PasskeyChallenge, PasskeyChallenge.user_id)):
         db.session.execute(sa.delete(model).where(column == user.id))
     for address in {user.email, user.pending_email} - {None}:
         forget_invitations(address)
@@ -46,5 +47,6 @@ def delete_account(user: User, password: str, confirm: str) -> None:
     user.password_hash = DELETED
     user.headline = user.can_help_with = user.looking_for = ""
     user.values, user.share_email, user.email_prompts, user.calendar_token = [], False, False, None
+    user.passkey_handle = None
     user.deleted_at, user.email_confirmed_at = utcnow(), None
     db.session.commit()

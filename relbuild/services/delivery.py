@@ -31,6 +31,7 @@ from .followups import (ACCOUNT_KINDS, CONFIRM_EMAIL, DIGEST, EMAIL_CHANGED, INV
 from .invitations import invitation_token
 from .links import action_token, opaque_id, unsubscribe_token
 from .profiles import profile_url
+from .push import PushResult, forget_expired, queue_pushes, send_due_pushes
 from .verification import confirmation_token, is_confirmed
 
 BATCH = 500
@@ -51,10 +52,16 @@ class PassResult:
     failed: int = 0
     retrying: int = 0
     errors: list[str] = field(default_factory=list)
+    pushes: PushResult = field(default_factory=PushResult)
 
     def line(self) -> str:
-        return (f"sent {_plural(self.sent, 'prompt')} in {_plural(self.emails, 'email')}, failed {self.failed}, "
+        line = (f"sent {_plural(self.sent, 'prompt')} in {_plural(self.emails, 'email')}, failed {self.failed}, "
                 f"retrying {self.retrying}, skipped {self.skipped}")
+        push = self.pushes
+        if push.pushed or push.removed or push.retrying or push.failed:
+            line += (f"; pushed {_plural(push.pushed, 'notification')}, {push.removed} devices gone, "
+                     f"{push.retrying} retrying, {push.failed} failed")
+        return line
 
 
 def _claim(now: datetime, token: str, wall: datetime, lease: timedelta) -> list[Prompt]:
@@ -278,12 +285,14 @@ def send_due(now: datetime | None = None) -> PassResult:
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
         while prompts := _claim(now, token, utcnow(), lease):
             for group in _groups(prompts):
-                # Emails turned off, or already handled in the app: nothing to send (still shown in-app).
-                handled = [p for p in group if p.action or (p.kind not in ACCOUNT_KINDS and not p.user.email_prompts)]
+                # Already handled in the app: nothing to send (still shown in-app).
+                handled = [p for p in group if p.action]
                 if handled:
                     _set(handled, token, status="skipped")
                     result.skipped += len(handled)
                     group = [p for p in group if p not in handled]
+                if group and group[0].kind not in ACCOUNT_KINDS:
+                    group = _push_or_skip(group, token, now, result)
                 # Follow-ups go only to a confirmed address; they wait for it (mark_confirmed releases them).
                 held = [p for p in group if p.kind not in ACCOUNT_KINDS and not is_confirmed(p.user)]
                 if held:
@@ -308,8 +317,41 @@ def send_due(now: datetime | None = None) -> PassResult:
                      last_error=None)
                 result.sent += len(group)
                 result.emails += 1
+        # Pushes go after the emails, from their own outbox: a dead device never holds an email up.
+        forget_expired(utcnow())
+        result.pushes = send_due_pushes(now, lease, _backoff)
     _record_pass(result)
     return result
+
+
+def _push_can_arrive(group: list[Prompt]) -> bool:
+    from ..models import PushDelivery
+
+    return db.session.scalar(sa.select(PushDelivery.id).where(
+        PushDelivery.prompt_id.in_([p.id for p in group]),
+        PushDelivery.status.in_(("pending", "sending", "sent"))).limit(1)) is not None
+
+
+def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult) -> list[Prompt]:
+    """Queue the group's pushes to the author's devices; what is left to email.
+
+    "push" (notifications only) sends no email when a device of theirs is signed in, and email
+    instead when none is (nobody loses a prompt by signing out); "email" pushes nothing.
+    """
+    user = group[0].user
+    devices = queue_pushes(group, now, utcnow()) if user.prompt_channel != "email" else 0
+    if devices and user.prompt_channel == "push" and not _push_can_arrive(group):
+        devices = 0  # every push of it failed for good (services.push._email_instead sent it back here)
+    wants_email = user.email_prompts and not (user.prompt_channel == "push" and devices)
+    if wants_email:
+        return group
+    if devices:
+        _set(group, token, status="sent", sent_at=utcnow(), attempts=group[0].attempts + 1, last_error=None)
+        result.sent += len(group)
+    else:  # emails turned off and no device: nothing to send (still shown in-app)
+        _set(group, token, status="skipped")
+        result.skipped += len(group)
+    return []
 
 
 def _record_pass(result: PassResult) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..i18n import gettext as _, in_language
-from ..models import Event, EventAttendee, EventOrganizer, Note, NoteWrite, Prompt, User, utcnow
+from ..models import Event, EventAttendee, EventOrganizer, Note, NoteWrite, Passkey, Prompt, User, utcnow
 from .badges import badge_url
 from .notes import connected_with_me
 from .profiles import profile_url
@@ -48,6 +48,10 @@ def _profile(user: User) -> dict:
         "badge": {"link": badge_url(badge.token), "short_code": badge.short_code}
         if badge else None,
         "calendar_feed": bool(user.calendar_token),
+        # Names and dates only: a passkey's public key is no use to anyone outside this server.
+        "passkeys": [{"name": p.name, "created_at": _iso(p.created_at), "last_used_at": _iso(p.last_used_at)}
+                     for p in db.session.scalars(sa.select(Passkey).where(Passkey.user_id == user.id)
+                                                 .order_by(Passkey.created_at))],
     }
 
 

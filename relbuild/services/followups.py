@@ -162,10 +162,14 @@ def followups_for(user: User, now: datetime | None = None, upcoming_limit: int =
     return ([FollowupItem(*row) for row in due], [FollowupItem(*row) for row in upcoming])
 
 
-def update_settings(user: User, *, email_prompts: bool, prompt_hour: int) -> None:
-    """Turn prompt emails on or off and move pending prompts to the chosen hour."""
+def update_settings(user: User, *, email_prompts: bool, prompt_hour: int, channel: str | None = None) -> None:
+    """Turn prompt emails on or off, choose email and/or notifications, move pending prompts to the chosen hour."""
     if not 0 <= prompt_hour <= 23:
         raise RelbuildError("bad_hour", _("Pick an hour between 0 and 23."), "prompt_hour")
+    if channel is not None:
+        from .push import set_channel
+
+        set_channel(user, channel)
     user.email_prompts = bool(email_prompts)
     if prompt_hour != user.prompt_hour:
         user.prompt_hour = prompt_hour

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..extensions import db
 from ..models import Prompt, User, utcnow
-from .accounts import DELETED, confirm_password, find_user_by_email, normalize_email
+from .accounts import DELETED, PASSKEY_ONLY, confirm_password, find_user_by_email, normalize_email
 from .errors import RelbuildError
 from .followups import CONFIRM_EMAIL, EMAIL_CHANGED, queue_account_email
 from ..i18n import gettext as _
@@ -66,9 +66,25 @@ def mark_confirmed(user: User) -> None:
     )
 
 
-def confirm_address(token: str) -> User:
-    """Confirm the address a link was sent to: the account's own, or the new one it asked for."""
+def needs_passkey_to_confirm(user: User, signed_in: User | None) -> bool:
+    """Whether confirming this account's address waits for its owner to sign in with their passkey.
+
+    An account made with a passkey only has no password to prove who made it: confirming from the inbox
+    alone would let someone sign up with another person's address and have that person confirm it for
+    them. So the link works only in a browser signed in to that account (with the passkey).
+    """
+    return user.password_hash == PASSKEY_ONLY and (signed_in is None or signed_in.id != user.id)
+
+
+def confirm_address(token: str, signed_in: User | None = None) -> User:
+    """Confirm the address a link was sent to: the account's own, or the new one it asked for.
+
+    `signed_in`: the account this browser is signed in to, if any (see needs_passkey_to_confirm).
+    """
     user, address = read_confirmation(token)
+    if needs_passkey_to_confirm(user, signed_in):
+        raise RelbuildError("confirm_needs_passkey", "Sign in with the passkey you made when you signed up, "
+                            "then confirm.", status=403)
     if address == user.pending_email and address != user.email:
         if find_user_by_email(address) is not None:
             user.pending_email = None

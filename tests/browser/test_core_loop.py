@@ -139,7 +139,8 @@ def check_layout(page, label):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"{label}: horizontal scroll ({width}px)"
     small = page.evaluate("""() => [...document.querySelectorAll(
-        'button, .btn, input:not([type=hidden]):not([type=checkbox]), select, textarea, .tabs a, .top-links a, .chip')]
+        'button, .btn, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea, ' +
+        '.tabs a, .top-links a, .chip, .check')]  // a checkbox or radio is tapped anywhere on its row, label included
         .filter(el => el.offsetParent !== null)
         .map(el => [el.outerHTML.slice(0, 60), el.getBoundingClientRect()])
         .filter(([_, r]) => r.height < 44 || r.width < 44)

@@ -198,6 +198,21 @@ def test_a_failed_form_focuses_an_error_summary_that_links_to_the_field(live_ser
     expect(page.get_by_label("Badge code")).to_be_focused()
     page.goto(f"{live_server}/events")
     assert page.get_by_label("Event code").count() == 1
+    # a photo the server cannot read: the error is focused (so scrolled to), not drawn below the fold
+    page.goto(f"{live_server}/scan")
+    page.get_by_text("Take a photo of the QR code instead").click()
+    page.get_by_label("Photo of their badge").set_input_files(
+        files=[{"name": "badge.png", "mimeType": "image/png", "buffer": b"not a picture"}])
+    page.get_by_role("button", name="Read the photo").click()
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    box = summary.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= tab_bar_top(page)
+    # a typed code that works opens their note box with the focus, like a camera scan
+    person = make_user(name="Tomas Typed")
+    page.get_by_label("Badge code").fill(person.short_code.lower())
+    page.get_by_role("button", name="Find their badge").click()
+    expect(page.get_by_label("What did you talk about? What stood out?")).to_be_focused()
     visitor = phone().new_page()  # sign-up (GOV.UK pattern on every failed form)
     visitor.goto(f"{live_server}/register")
     visitor.get_by_role("button", name="Create my account").click()

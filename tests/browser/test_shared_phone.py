@@ -3,6 +3,10 @@ import time
 
 from playwright.sync_api import expect
 
+from relbuild.extensions import db
+from relbuild.models import User
+from relbuild.services.accounts import end_sessions
+
 from tests.browser.conftest import shot
 from tests.browser.test_pwa import BODY, notes_by, sign_in
 
@@ -54,7 +58,9 @@ def test_another_account_never_sends_or_sees_the_notes_queued_by_the_first(app, 
     page = context.new_page()
     sign_in(page, live_server, ada)
     queue_a_note(page, context, live_server, person)
-    context.clear_cookies()  # Ada's session is gone without her logging out (expired, or the cookie cleared)
+    with app.app_context():  # Ada's sign-in ends without her logging out (it expired, or she ended it elsewhere)
+        end_sessions(db.session.get(User, ada.id))
+        db.session.commit()
     context.unroute("**/api/notes/*")
 
     sign_in(page, live_server, cy)

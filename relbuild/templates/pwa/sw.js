@@ -6,6 +6,7 @@ const SHELL = {{ shell|tojson }};
 const ASSETS = {{ assets|tojson }};
 
 importScripts({{ outbox|tojson }});
+importScripts({{ push|tojson }});  // notifications: js/sw-push.js
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll([SHELL, ...ASSETS])).then(() => self.skipWaiting()));
