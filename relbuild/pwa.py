@@ -57,11 +57,12 @@ def service_worker():
     # The shell is kept in the reader's language; choosing another language changes this file, so the
     # browser installs a new worker with the shell in that language.
     language = current_language()
-    assets = shell_assets() + [js_catalog_url(language)]
+    catalog = js_catalog_url(language)
+    assets = shell_assets() + [catalog]
     shell = url_for("pwa.offline", lang=language)
     version = hashlib.sha256("|".join(assets + [shell, _shell_fingerprint()]).encode()).hexdigest()[:12]
     body = render_template("pwa/sw.js", version=version, assets=assets, shell=shell,
-                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"))
+                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"), catalog=catalog)
     response = Response(body, mimetype="application/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

@@ -183,6 +183,7 @@ def test_the_offline_shell_and_the_service_worker_follow_the_language(client):
     assert '<html lang="fr"' in shell and "Vous êtes hors ligne" in shell
     worker = client.get("/sw.js", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '"/offline?lang=fr"' in worker and "/i18n/fr.json?v=" in worker
+    assert 'self.RELBUILD_LANGUAGE = "fr";' in worker  # outbox.js explains refused notes in French, page closed
     english = client.get("/sw.js", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '"/offline?lang=en"' in english
 

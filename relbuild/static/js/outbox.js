@@ -194,10 +194,16 @@
 
   // Messages: the page names its language's catalog (JSON, a static URL: no inline script) on <html
   // data-catalog>; t() gives the English text until it has loaded, and the service worker keeps it.
+  // In the service worker (background sync), /sw.js names them: its shell's language and catalog, which
+  // it keeps in its cache, so a note refused while the page is closed is explained in the reader's language.
   var catalog = {};
-  var lang = (scope.document && document.documentElement.lang) || "en";
-  var catalogUrl = scope.document && document.documentElement.getAttribute("data-catalog");
-  var ready = !catalogUrl || lang === "en" ? Promise.resolve() : fetch(catalogUrl, { credentials: "same-origin" })
+  var lang = (scope.document ? document.documentElement.lang : scope.RELBUILD_LANGUAGE) || "en";
+  var catalogUrl = scope.document ? document.documentElement.getAttribute("data-catalog") : scope.RELBUILD_CATALOG;
+  function load(url) {
+    var cached = scope.caches ? scope.caches.match(url) : Promise.resolve(null);
+    return cached.then(function (hit) { return hit || fetch(url, { credentials: "same-origin" }); });
+  }
+  var ready = !catalogUrl || lang === "en" ? Promise.resolve() : load(catalogUrl)
     .then(function (r) { return r.ok ? r.json() : {}; }).then(function (c) { catalog = c || {}; })
     .catch(function () { return null; });
   function fill(text, params) {

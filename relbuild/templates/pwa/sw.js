@@ -5,6 +5,9 @@ const CACHE = "relbuild-shell-" + VERSION;
 const SHELL = {{ shell|tojson }};
 const ASSETS = {{ assets|tojson }};
 
+// The reader's language, for the messages outbox.js writes while no page is open.
+self.RELBUILD_LANGUAGE = {{ current_language()|tojson }};
+self.RELBUILD_CATALOG = {{ catalog|tojson }};
 importScripts({{ outbox|tojson }});
 importScripts({{ push|tojson }});  // notifications: js/sw-push.js
 
