@@ -6,6 +6,7 @@ from .extensions import limiter
 from .forms import ConfirmPasswordForm, ConnectForm, NoteForm, run_form
 from .services import RelbuildError
 from .services.accounts import confirm_password
+from .services.passkeys import has_password
 from .services.badges import (badge_by_short_code, badge_by_token, badge_url, format_short_code, qr_png, qr_svg,
                               replace_badge)
 from .services.notes import coach_note, note_about, save_note
@@ -32,7 +33,8 @@ def mine():
 def _mine_page(replace_form: ConfirmPasswordForm, status: int = 200):
     badge = current_user.current_badge
     return render_template("badges/mine.html", badge=badge, link=badge_url(badge.token), replace_form=replace_form,
-                           short_code=format_short_code(badge.short_code)), status
+                           short_code=format_short_code(badge.short_code),
+                           has_password=has_password(current_user)), status
 
 
 @bp.route("/badge/qr.svg")

@@ -406,6 +406,9 @@ def test_passkey_pages_pass_the_nu_checker(local, client, app, make_user, login)
         link = "/email/confirm/" + confirmation_token(db.session.get(User, pia.id), pia.email)
     documents["confirm (needs the passkey)"] = app.test_client().get(link).get_data(as_text=True)
     documents["account, one passkey, no password"] = client.get("/account").get_data(as_text=True)
+    documents["badge, no password"] = client.get("/badge").get_data(as_text=True)
+    documents["badge, refused without a passkey"] = client.post(
+        "/badge/replace", data={"csrf_token": client.csrf_token()}).get_data(as_text=True)
     options = post(client, "/api/passkeys/reauth/options").json
     post(client, "/api/passkeys/reauth", {"credential": phone.get(options)})
     add_passkey(client, SoftAuthenticator(ORIGIN))
@@ -482,3 +485,15 @@ def test_the_phone_certificate_covers_a_named_base_url(tmp_path, monkeypatch):
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "relbuild-laptop.local" in names.get_values_for_type(x509.DNSName)
     assert "localhost" in names.get_values_for_type(x509.DNSName)
+
+
+def test_a_passkey_only_account_replaces_its_badge_only_after_a_passkey(local, client, app):
+    phone = SoftAuthenticator(ORIGIN)
+    sign_up(client, phone)
+    page = client.get("/badge").get_data(as_text=True)
+    assert 'data-passkey="reauth-submit"' in page and 'name="password"' not in page
+    refused = client.post("/badge/replace", data={"csrf_token": client.csrf_token()})
+    assert refused.status_code == 422 and "Confirm it is you with your passkey first." in refused.get_data(as_text=True)
+    options = post(client, "/api/passkeys/reauth/options").json
+    post(client, "/api/passkeys/reauth", {"credential": phone.get(options)})
+    assert client.post("/badge/replace", data={"csrf_token": client.csrf_token()}).status_code == 302

@@ -261,3 +261,67 @@ def test_a_browser_without_passkeys_gets_the_password_path(localhost_server, pho
     page.get_by_label("Password").fill(PASSWORD_OF_MAKE_USER)
     page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(re.compile(r"/people"))
+
+
+def test_a_passkey_only_account_adds_and_removes_passkeys_with_its_passkey(app, localhost_server, phone):
+    base = localhost_server
+    context = phone()
+    page = context.new_page()
+    cdp, first = with_authenticator(context, page)
+    page.goto(f"{base}/register")
+    page.get_by_label("Your name").fill("Olu Only")
+    page.get_by_label("Email").fill("olu@example.com")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.wait_for_url(re.compile(r"/profile"))
+
+    # A second authenticator (say, a security key) joins; the first one stops answering make-credential
+    # requests after the re-authentication, so the new passkey is made by the second.
+    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    second = found["authenticatorId"]
+    page.goto(f"{base}/account")
+    assert page.get_by_label("Password (to add a passkey)").count() == 0  # no password to give
+    cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": second, "enabled": False})
+
+    def after_reauth(route):
+        cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": first, "enabled": False})
+        cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": second, "enabled": True})
+        route.continue_()
+
+    page.route("**/api/passkeys/add/options", after_reauth)
+    page.get_by_role("button", name="Add a passkey").click()
+    page.get_by_text("Passkey added").wait_for()
+    assert len(credentials(cdp, second)) == 1
+    items = page.locator("[data-passkey-id]")
+    assert items.count() == 2
+
+    # Removing one asks for a passkey again (the first phone answers), then it is gone.
+    cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": first, "enabled": True})
+    cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": second, "enabled": False})
+    items.nth(1).locator("summary").click()
+    items.nth(1).get_by_role("button", name=re.compile(r"^Remove .*passkey")).click()
+    page.get_by_text("removed: it no longer signs in").wait_for()
+    assert page.locator("[data-passkey-id]").count() == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Passkey)) == 1
+
+
+def test_a_passkey_only_account_replaces_its_badge_with_its_passkey(app, localhost_server, phone):
+    base = localhost_server
+    context = phone()
+    page = context.new_page()
+    with_authenticator(context, page)
+    page.goto(f"{base}/register")
+    page.get_by_label("Your name").fill("Bo Badge")
+    page.get_by_label("Email").fill("bo@example.com")
+    page.get_by_role("button", name="Sign up with a passkey").click()
+    page.wait_for_url(re.compile(r"/profile"))
+    page.goto(f"{base}/badge")
+    old_code = page.locator("[data-short-code]").get_attribute("data-short-code")
+    page.get_by_text("Replace my badge").first.click()  # the disclosure
+    assert page.get_by_label("Your password").count() == 0
+    page.get_by_role("button", name="Replace my badge (confirm with your passkey)").click()
+    page.get_by_text("Your badge was replaced").wait_for()
+    assert page.locator("[data-short-code]").get_attribute("data-short-code") != old_code
+    assert phone.problems == []
