@@ -333,7 +333,7 @@ def test_the_calendar_feed_and_the_exports_readme_are_in_the_owners_language(app
     feed = Calendar.from_ical(app.test_client().get(feed_url(client), headers={"Accept-Language": "en"}).data)
     summaries = {str(e["SUMMARY"]) for e in feed.walk("VEVENT")}
     assert "Relire votre note sur Cal Person" in summaries and "Faire un suivi avec Cal Person" in summaries
-    assert any(s.startswith("C’est fait ? Send the grant template") for s in summaries)
+    assert any(s.startswith("C’est fait\u00a0? Send the grant template") for s in summaries)
     assert str(feed["X-WR-CALNAME"]) == "Suivis Relbuild"
     archive = zipfile.ZipFile(io.BytesIO(client.get("/account/export.zip").data))
     readme = archive.read("README.txt").decode()

@@ -100,7 +100,7 @@ def test_the_language_switch_works_without_script_and_returns_to_the_page(client
                                               "csrf_token": client.csrf_token()})
     assert response.status_code == 303 and response.headers["Location"].endswith("/login?next=/people")
     page = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert '<html lang="fr"' in page and "Mot de passe oublié ?" in page
+    assert '<html lang="fr"' in page and "Mot de passe oublié\u00a0?" in page
     # Never sends anyone to another site, and an unknown language is English.
     assert client.post("/language", data={"language": "xx", "next": "//evil.example",
                                           "csrf_token": client.csrf_token()}).headers["Location"] == "/"
@@ -199,3 +199,11 @@ def test_a_specific_french_note_is_not_coached(app):
     with app.test_request_context(), force_locale("fr"):
         assert coach_note("Elle construit une appli de covoiturage pour sa thèse ; je lui envoie le lien du "
                           "meetup UX de Montréal.") is None
+
+
+def test_french_typography_keeps_punctuation_with_its_word():
+    """A no-break space before : ; ? ! » and after «, so a line never starts with "?" on a narrow phone."""
+    loose = [entry.id for entry in catalog("fr") if entry.id and any(
+        re.search(r" [:;?!»]|« ", form) for form in (entry.string if isinstance(entry.string, tuple)
+                                                       else (entry.string,)))]
+    assert loose == []

@@ -486,7 +486,7 @@ def test_a_notification_is_in_its_recipients_language(app, client, runner, mailb
     [request] = push_service.to("/push/ann-phone")
     message = device.read(request)
     line, context = message["body"].split("\n")
-    assert line == f"Votre proposition : {OFFER}"
+    assert line == f"Votre proposition\u00a0: {OFFER}"
     assert context.startswith("Rencontre le ") and NOTE in context
     assert [a["title"] for a in message["actions"]] == ["Lui écrire", "Me le rappeler dans une semaine"]
     assert message["snoozed"] == "Nous vous le rappellerons dans une semaine."
