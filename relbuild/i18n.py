@@ -15,7 +15,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime as babel_format_datetime
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
-from flask import Blueprint, Response, has_request_context, redirect, request
+from flask import Blueprint, Response, abort, has_request_context, redirect, request
 from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, lazy_ngettext, ngettext
 from flask_login import current_user
 
@@ -163,7 +163,7 @@ def js_messages() -> frozenset[str]:
 def js_catalog(language: str):
     """The scripts' messages (a file of its own: no inline script carries them, so the CSP stays strict)."""
     if valid_language(language) != language:
-        return Response('{"error": "not_found"}', status=404, mimetype="application/json")
+        abort(404)
     response = Response(_js_catalog(language), mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if request.args.get("v") else "no-cache"
     return response
