@@ -207,3 +207,18 @@ def test_french_typography_keeps_punctuation_with_its_word():
         re.search(r" [:;?!»]|« ", form) for form in (entry.string if isinstance(entry.string, tuple)
                                                        else (entry.string,)))]
     assert loose == []
+
+
+def test_the_429_and_500_pages_and_json_errors_are_french(app):
+    from werkzeug.exceptions import InternalServerError, TooManyRequests
+
+    from relbuild.web import _error_page
+
+    for error, title in ((TooManyRequests(), "Ralentissez un peu"),
+                         (InternalServerError(), "Un problème est survenu de notre côté")):
+        with app.test_request_context("/people", headers={"Accept-Language": "fr"}):
+            page, status = _error_page(error)
+            assert status == error.code and f"<h1>{title}</h1>" in page and '<html lang="fr"' in page
+        with app.test_request_context("/api/notes/x", headers={"Accept-Language": "fr"}):
+            response, status = _error_page(error)
+            assert response.get_json()["message"] == f"{title}."
