@@ -74,16 +74,16 @@ def parse_rows(data: bytes) -> list[dict]:
         name, raw_email, headline = " ".join(cell("name").split()), cell("email"), cell("headline")
         problems = []
         if not name:
-            problems.append("missing name")
+            problems.append(_("missing name"))
         elif len(name) > 80:
-            problems.append("name longer than 80 characters")
+            problems.append(_("name longer than 80 characters"))
         email = _email(raw_email) if raw_email else None
         if not raw_email:
-            problems.append("missing email")
+            problems.append(_("missing email"))
         elif email is None:
-            problems.append(f"“{raw_email[:60]}” is not an email address")
+            problems.append(_("“%(address)s” is not an email address", address=raw_email[:60]))
         elif email in seen:
-            problems.append(f"duplicate of line {seen[email]}")
+            problems.append(_("duplicate of line %(line)s", line=seen[email]))
         else:
             seen[email] = line
         rows.append({"line": line, "name": name, "email": email or raw_email[:254], "headline": headline[:120],
