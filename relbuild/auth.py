@@ -84,7 +84,7 @@ def login():
     if outcome.status == 429:
         abort(429)
     if outcome.ok:
-        form.form_errors.append("That email and password do not match an account. Check both and try again.")
+        form.form_errors.append(_("That email and password do not match an account. Check both and try again."))
         outcome.status = 401
     return render_template("auth/login.html", form=form, next=request.values.get("next", "")), outcome.status
 

@@ -133,7 +133,7 @@ def join(code: str):
     try:
         event = event_by_code(code)
     except RelbuildError as error:
-        return render_template("error.html", code=404, title="No such event", message=error.message), 404
+        return render_template("error.html", code=404, title=_("No such event"), message=error.message), 404
     signed_in = current_user.is_authenticated
     if request.method == "POST":
         if not signed_in:

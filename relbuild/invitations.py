@@ -16,7 +16,7 @@ bp = Blueprint("invitations", __name__)
 
 
 def _unusable(error: RelbuildError):
-    return render_template("error.html", code=error.status, title="This invitation does not work",
+    return render_template("error.html", code=error.status, title=_("This invitation does not work"),
                            message=error.message), error.status
 
 

@@ -23,7 +23,7 @@ def confirm(token: str):
             user = confirm_address(token, signed_in)
             return render_template("verification/confirmed.html", address=user.email)
     except RelbuildError as error:
-        return render_template("error.html", code=error.status, title="This link does not work",
+        return render_template("error.html", code=error.status, title=_("This link does not work"),
                                message=error.message), error.status
     status = 403 if request.method == "POST" else 200  # a POST that could not confirm says so
     return render_template("verification/confirm.html", address=address, token=token,

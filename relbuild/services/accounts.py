@@ -227,7 +227,7 @@ def confirm_password(user: User, password: str, field: str = "password") -> None
     if not password and recently_reauthenticated(user):
         return
     if user.password_hash == PASSKEY_ONLY:
-        raise RelbuildError("reauth_needed", "Confirm it is you with your passkey first.", field)
+        raise RelbuildError("reauth_needed", _("Confirm it is you with your passkey first."), field)
     try:
         reserve_attempt(user.email)
     except RelbuildError as error:

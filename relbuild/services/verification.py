@@ -83,8 +83,8 @@ def confirm_address(token: str, signed_in: User | None = None) -> User:
     """
     user, address = read_confirmation(token)
     if needs_passkey_to_confirm(user, signed_in):
-        raise RelbuildError("confirm_needs_passkey", "Sign in with the passkey you made when you signed up, "
-                            "then confirm.", status=403)
+        raise RelbuildError("confirm_needs_passkey", _("Sign in with the passkey you made when you signed up, "
+                                                       "then confirm."), status=403)
     if address == user.pending_email and address != user.email:
         if find_user_by_email(address) is not None:
             user.pending_email = None
