@@ -222,3 +222,49 @@ def test_the_429_and_500_pages_and_json_errors_are_french(app):
         with app.test_request_context("/api/notes/x", headers={"Accept-Language": "fr"}):
             response, status = _error_page(error)
             assert response.get_json()["message"] == f"{title}."
+
+
+# Sentences in the code that no person reads: the operators' CLI, log lines, the coaching's phrase list.
+NOT_READ = {"relbuild/cli.py"}
+NOT_READ_TEXT = ("could not render prompt %s", "passkey registration refused: %s", "push service answered ")
+
+
+def test_no_sentence_in_the_python_code_escapes_translation():
+    """A string of three or more words that is not a docstring or a gettext argument is a sentence someone
+    forgot to mark (`flash("...")`, `title="..."`): found here, it cannot reach a French reader in English."""
+    import ast
+
+    from relbuild.services.notes import VAGUE_PHRASES
+
+    loose = []
+    for path in sorted((ROOT / "relbuild").rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if name in NOT_READ:
+            continue
+        tree = ast.parse(path.read_text())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and re.search(r"[A-Za-z]+ [a-z]+ [a-z]+", node.value)):
+                continue
+            parent = parents.get(node)
+            if isinstance(parent, ast.Expr) or node.value in VAGUE_PHRASES or node.value in NOT_READ_TEXT:
+                continue
+            call = parent if isinstance(parent, ast.Call) else None
+            if call is not None and getattr(call.func, "id", "") in ("_", "_l", "gettext", "ngettext",
+                                                                     "lazy_gettext", "lazy_ngettext"):
+                continue
+            loose.append(f"{name}:{node.lineno}: {node.value[:60]!r}")
+    assert loose == []
+
+
+def test_no_english_string_hides_inside_a_template_expression():
+    """`{{ {"digest": "your notes about"}[kind] }}` is invisible to pybabel: every quoted phrase in a Jinja
+    expression must be inside _()."""
+    loose = []
+    for path in sorted((ROOT / "relbuild" / "templates").rglob("*.html")):
+        for number_, line in enumerate(path.read_text().splitlines(), 1):
+            for expression in re.findall(r"{[{%](.*?)[}%]}", line):
+                for phrase in re.findall(r"""(?<!_\()(["'])([A-Za-z][a-z]+ [a-z][^"']*)\1""", expression):
+                    loose.append(f"{path.relative_to(ROOT)}:{number_}: {phrase[1]!r}")
+    assert loose == []
