@@ -217,7 +217,7 @@
                 kind: mine.data.hint ? "hint" : "success" }));
               if (form.dataset.badge) location.replace(location.pathname);
               else message.textContent = "Note about " + person + " saved and synced.";
-            } else if (mine && mine.fatal) {
+            } else if (mine && (mine.fatal || mine.signedOut)) {
               message.textContent = mine.record.error;
             } else {
               registerBackgroundSync();
