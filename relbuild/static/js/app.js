@@ -219,7 +219,7 @@
                 kind: mine.data.hint ? "hint" : "success" }));
               if (form.dataset.badge) location.replace(location.pathname);
               else message.textContent = t("Note about %(name)s saved and synced.", { name: person });
-            } else if (mine && mine.fatal) {
+            } else if (mine && (mine.fatal || mine.signedOut)) {
               message.textContent = mine.record.error;
             } else {
               registerBackgroundSync();

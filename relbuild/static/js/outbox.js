@@ -94,6 +94,12 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.ok) return remove(record.id).then(function () { return { ok: true, data: data, record: record }; });
+        if (response.status === 401) {
+          // The sign-in ended (expired, or ended elsewhere): the note waits, with backoff, for its author to
+          // log in again on this phone, and then goes out by itself.
+          record.error = data.message || t("Log in to sync this note. It is safe on this phone.");
+          return backoff(record).then(function () { return { ok: false, signedOut: true, record: record }; });
+        }
         if (response.status >= 400 && response.status < 500 && response.status !== 429 && response.status !== 408) {
           // Something the person has to fix (or log in again): keep it, say why, never drop it.
           record.state = "error";
