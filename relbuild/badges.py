@@ -11,6 +11,7 @@ from .services.badges import (badge_by_short_code, badge_by_token, badge_url, fo
                               replace_badge)
 from .services.notes import coach_note, note_about, save_note
 from .services.profiles import values_for_viewer
+from .i18n import gettext as _
 
 bp = Blueprint("badges", __name__)
 
@@ -54,7 +55,7 @@ def replace():
     form = ConfirmPasswordForm()
     outcome = run_form(form, lambda: confirm_password(current_user, form.password.data) or replace_badge(current_user))
     if outcome.ok:
-        flash("Your badge was replaced. The old QR code and code no longer work.", "success")
+        flash(_("Your badge was replaced. The old QR code and code no longer work."), "success")
         return redirect(url_for("badges.mine"))
     return _mine_page(form, outcome.status)
 
@@ -99,7 +100,8 @@ def note_page(subject, template: str, here: str, context: dict):
     outcome = run_form(form, lambda: save_note(current_user, subject, form.body.data, form.offer.data or ""))
     if outcome.ok:
         hint = coach_note(outcome.value[0].body)
-        flash(f"Note about {subject.name} saved." + (f" Tip: {hint}" if hint else ""), "hint" if hint else "success")
+        flash(_("Note about %(name)s saved. Tip: %(hint)s", name=subject.name, hint=hint) if hint
+              else _("Note about %(name)s saved.", name=subject.name), "hint" if hint else "success")
         return redirect(here)
     editing = note is None or request.method == "POST" or request.args.get("edit") == "1"
     return render_template(template, form=form, note=note, action=here, editing=editing,

@@ -14,6 +14,7 @@ from ..models import Note, NoteWrite, User, new_uuid, utcnow
 from .errors import RelbuildError
 from .events import event_at
 from .followups import schedule_for_note
+from ..i18n import gettext as _, number
 
 BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
 SPECIFIC_WORDS = 6
@@ -22,6 +23,12 @@ VAGUE_PHRASES = (
     "good conversation", "nice conversation", "nice person", "nice guy", "nice girl", "great person",
     "good person", "cool person", "cool guy", "interesting person", "nice to meet", "nice meeting",
     "great to meet", "good to meet", "lovely chat", "smart person",
+    # French: the same small talk, so the coaching works for notes written in French too.
+    "super discussion", "bonne discussion", "belle discussion", "chouette discussion", "discussion sympa",
+    "discussion intéressante", "super conversation", "bonne conversation", "conversation sympa", "super échange",
+    "bon échange", "bel échange", "personne sympa", "personne intéressante", "personne géniale", "super personne",
+    "gars sympa", "fille sympa", "très sympa", "super rencontre", "belle rencontre", "ravi de rencontrer",
+    "ravie de rencontrer", "contente de rencontrer", "content de rencontrer",
 )
 
 
@@ -31,8 +38,8 @@ def coach_note(body: str) -> str | None:
     lowered = " ".join(w.lower() for w in words)
     vague = any(phrase in lowered for phrase in VAGUE_PHRASES)
     if len(words) < SPECIFIC_WORDS or (vague and len(words) < 2 * SPECIFIC_WORDS):
-        return ("Future you will thank you for one specific detail: a project they mentioned, "
-                "a question they asked, or what surprised you.")
+        return _("Future you will thank you for one specific detail: a project they mentioned, "
+                 "a question they asked, or what surprised you.")
     return None
 
 
@@ -40,11 +47,11 @@ def _check(body: str, offer: str) -> tuple[str, str]:
     body, offer = (body or "").strip(), (offer or "").strip()
     if len(body) < BODY_MIN:
         raise RelbuildError("body_too_short",
-                            f"Write at least {BODY_MIN} characters: what did you talk about, what stood out?", "body")
+                            _("Write at least %(body_min)s characters: what did you talk about, what stood out?", body_min=BODY_MIN), "body")
     if len(body) > BODY_MAX:
-        raise RelbuildError("body_too_long", f"Keep the note under {BODY_MAX:,} characters.", "body")
+        raise RelbuildError("body_too_long", _("Keep the note under %(body_max)s characters.", body_max=number(BODY_MAX)), "body")
     if len(offer) > OFFER_MAX:
-        raise RelbuildError("offer_too_long", f"Keep the offer under {OFFER_MAX} characters.", "offer")
+        raise RelbuildError("offer_too_long", _("Keep the offer under %(offer_max)s characters.", offer_max=OFFER_MAX), "offer")
     return body, offer
 
 
@@ -62,17 +69,17 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
     the later write wins and the text it replaced is kept in the note's history.
     """
     if author.id == subject.id:
-        raise RelbuildError("own_badge", "This is your own badge: keep notes about the people you meet.")
+        raise RelbuildError("own_badge", _("This is your own badge: keep notes about the people you meet."))
     body, offer = _check(body, offer)
     write_id = write_id or new_uuid()
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             return _write(author, subject, body, offer, met_at, write_id)
         except IntegrityError:
             # A concurrent request (a retry of this very write, or another write about the same
             # person) committed first; the second try sees it and becomes a replay or an edit.
             db.session.rollback()
-    raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+    raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
 
 
 def _write(author: User, subject: User, body: str, offer: str, met_at: datetime | None,
@@ -103,7 +110,7 @@ def _replayed(author: User, subject: User, write_id: str) -> Note | None:
         return None
     note = db.session.get(Note, write.note_id)
     if note.author_id != author.id or note.subject_id != subject.id:
-        raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+        raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
     return note
 
 
@@ -169,4 +176,4 @@ def person_for(viewer: User, public_id: str) -> User:
             sa.and_(Note.author_id == person.id, Note.subject_id == viewer.id))))
         if linked:
             return person
-    raise RelbuildError("person_unknown", "You have no connection with this person yet.", status=404)
+    raise RelbuildError("person_unknown", _("You have no connection with this person yet."), status=404)
