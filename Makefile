@@ -11,7 +11,24 @@ export FLASK_APP := app
 
 VENDOR := relbuild/static/vendor/jsQR.js
 
-.PHONY: run test migrate clean vendor
+.PHONY: run test migrate clean vendor translations compile-translations
+
+# Compiled catalogs (.mo) are built, never committed: one per language folder under relbuild/translations/.
+CATALOGS := $(wildcard relbuild/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+relbuild/translations/%/LC_MESSAGES/messages.mo: relbuild/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -d relbuild/translations -l $*
+
+compile-translations: $(COMPILED)
+
+# Extract every message (Python, templates, scripts) into messages.pot, merge it into each catalog, compile.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k t -k tn:1,2 --add-comments=Translators: \
+		--sort-by-file --no-wrap --project=Relbuild --copyright-holder=Relbuild -o relbuild/translations/messages.pot .
+	$(BIN)/pybabel update --no-wrap --no-fuzzy-matching --ignore-obsolete -i relbuild/translations/messages.pot -d relbuild/translations
+	$(BIN)/pybabel compile --statistics -d relbuild/translations
+
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Relbuild needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -36,7 +53,7 @@ $(VENDOR): package-lock.json
 
 vendor: $(VENDOR)
 
-migrate: $(VENV)/.installed vendor
+migrate: $(VENV)/.installed vendor compile-translations
 	$(BIN)/flask db upgrade
 
 # The web server and the follow-up worker side by side (scripts/serve.sh); `make run HTTPS=1` for phones.
@@ -44,7 +61,7 @@ run: migrate
 	@HOST=$(HOST) PORT=$(PORT) HTTPS=$(HTTPS) WEB_CONCURRENCY=$(WEB_CONCURRENCY) WORKER_INTERVAL=$(WORKER_INTERVAL) \
 		scripts/serve.sh
 
-test: $(VENV)/.dev-installed vendor
+test: $(VENV)/.dev-installed vendor compile-translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

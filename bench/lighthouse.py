@@ -3,6 +3,7 @@
 Budget (ENGINEERING.md): 100 in every category (performance, accessibility, best practices, SEO).
 
     .venv/bin/python bench/lighthouse.py     # needs Debian's chromium and npm (Lighthouse comes from the registry)
+    .venv/bin/python bench/lighthouse.py fr  # in French: Accept-Language fr, a French account
 
 Starts the app with gunicorn on a scratch SQLite database, signs up one person, then runs Lighthouse's own
 mobile preset (Moto G power emulation, simulated slow 4G) against Debian's Chromium. The signed-in page is
@@ -28,12 +29,14 @@ from page_weight import CHROMIUM, serve  # noqa: E402
 LIGHTHOUSE = os.environ.get("LIGHTHOUSE", "lighthouse@12.2.3")
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PASSWORD = "violet harbour lantern"
+LANGUAGE = sys.argv[1] if len(sys.argv) > 1 else "en"
 
 
 def sign_up(base: str) -> tuple[str, str]:
     """(session cookie header, badge link) of a new person, through the real forms."""
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("Accept-Language", LANGUAGE)]  # the account takes the browser's language
 
     def token(page: str) -> str:
         return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
@@ -51,8 +54,10 @@ def audit(url: str, cookie: str | None) -> dict[str, float]:
     command = ["npx", "--yes", LIGHTHOUSE, url, "--output=json", "--output-path=stdout", "--quiet",
                f"--only-categories={','.join(CATEGORIES)}",
                "--chrome-flags=--headless=new --no-sandbox --disable-gpu"]
+    headers = {"Accept-Language": LANGUAGE}
     if cookie:
-        command.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
+        headers["Cookie"] = cookie
+    command.append("--extra-headers=" + json.dumps(headers))
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "CHROME_PATH": CHROMIUM})
     if done.returncode != 0:
@@ -81,7 +86,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    print(f"Lighthouse ({LIGHTHOUSE}, mobile preset) on {machine()}; load average {os.getloadavg()[0]:.1f} "
+    print(f"Lighthouse ({LIGHTHOUSE}, mobile preset, pages in {LANGUAGE}) on {machine()}; load average {os.getloadavg()[0]:.1f} "
           "(performance scores drop when the machine is busy)")
     print(f"{'page':24} " + " ".join(f"{name:>15}" for name in CATEGORIES))
     ok = True

@@ -4,6 +4,7 @@ Budget (ENGINEERING.md): a first load of any page <= 60 KB transferred (gzip), n
 repeat loads served by the service worker.
 
     .venv/bin/python bench/page_weight.py          # needs Debian's chromium and `make vendor` (jsQR)
+    .venv/bin/python bench/page_weight.py fr       # the same in French (browser locale fr-FR, a French account)
 
 Starts the app with gunicorn on a scratch SQLite database, then drives Chromium (Pixel 7) and counts
 `encodedDataLength` of every network response through the DevTools protocol.
@@ -72,6 +73,7 @@ def html_size(page, url: str) -> int:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    locale = {"fr": "fr-FR"}.get(sys.argv[1] if len(sys.argv) > 1 else "en", "en-US")
     work = Path(tempfile.mkdtemp(prefix="relbuild-weight-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -83,7 +85,7 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            owner = browser.new_context(**p.devices["Pixel 7"])
+            owner = browser.new_context(**{**p.devices["Pixel 7"], "locale": locale})
             page = owner.new_page()
             page.goto(f"{base}/register")
             page.fill("#name", "Bea Badge"), page.fill("#email", "bea@example.com")
@@ -95,7 +97,7 @@ def main() -> None:
             for label, url, signed_in in (("/ (visitor)", f"{base}/", False),
                                           ("/c/<token> (visitor)", link, False),
                                           ("/scan (signed in)", f"{base}/scan", True)):
-                context = browser.new_context(**p.devices["Pixel 7"])
+                context = browser.new_context(**{**p.devices["Pixel 7"], "locale": locale})
                 if signed_in:  # sign in through the API, so the page cache stays empty
                     login = context.request.get(f"{base}/login").text()
                     token = re.search(r'name="csrf-token" content="([^"]+)"', login).group(1)
@@ -114,7 +116,7 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    print(f"Page weight on {machine()}, Chromium as a Pixel 7, gzip/br as the browser negotiates")
+    print(f"Page weight on {machine()}, Chromium as a Pixel 7 ({locale}), gzip/br as the browser negotiates")
     print(f"{'page':24} {'first load':>12} {'req':>4} {'repeat load':>12} {'req':>4}  budget 60 KB")
     worst = 0
     for label, first, first_requests, repeat, repeat_requests, repeat_files in rows:

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
 from .extensions import compress, csrf, db, limiter, login_manager, migrate
+from .i18n import init_app as init_i18n, lazy_gettext
 
 
 @event.listens_for(Engine, "connect")
@@ -45,13 +46,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Log in to continue."
+    login_manager.login_message = lazy_gettext("Log in to continue.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side rows; see services.accounts
 
     from . import (account, api, auth, badges, cli, events, followups, invitations, pages, passkeys, people, profile, pwa,
                    scan, verification, web)
 
+    init_i18n(app)
     web.init_app(app)
     for module in (auth, passkeys, verification, profile, account, badges, people, followups, events, invitations, api,
                    pwa, scan, pages):

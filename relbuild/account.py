@@ -10,6 +10,7 @@ from .services.verification import is_confirmed, request_email_change
 from .services.calendar_feed import disable_feed, enable_feed, feed_ics, user_for_feed
 from .services.deletion import delete_account
 from .services.export import export_zip
+from .i18n import gettext as _
 from .services.passkeys import has_password, list_passkeys
 
 bp = Blueprint("account", __name__)
@@ -36,11 +37,11 @@ def email():
     outcome = run_form(form, lambda: request_email_change(current_user, form.email.data, form.password.data))
     if outcome.ok:
         if outcome.value == current_user.email:
-            flash(f"Your email is already {current_user.email}.", "info")
+            flash(_("Your email is already %(email)s.", email=current_user.email), "info")
         else:
             # The same words whether or not another account uses that address.
-            flash(f"We sent a link to {outcome.value}. Your email changes when you open it; until then it "
-                  f"stays {current_user.email}.", "success")
+            flash(_("We sent a link to %(value)s. Your email changes when you open it; until then it stays %(email)s.",
+                    value=outcome.value, email=current_user.email), "success")
         return redirect(url_for("account.index", _anchor="email-heading"))
     return _page(outcome.status, email_form=form)
 
@@ -52,7 +53,7 @@ def password():
     outcome = run_form(form, lambda: change_password(current_user, form.current_password.data,
                                                      form.new_password.data))
     if outcome.ok:
-        flash("Password changed. Every other device was signed out.", "success")
+        flash(_("Password changed. Every other device was signed out."), "success")
         return redirect(url_for("account.index"))
     return _page(outcome.status, password_form=form)
 
@@ -61,9 +62,9 @@ def password():
 @login_required
 def end_one_session(public_id: str):
     if end_session_of(current_user, public_id):
-        flash("That device was signed out.", "success")
+        flash(_("That device was signed out."), "success")
     else:
-        flash("That device was already signed out.", "info")
+        flash(_("That device was already signed out."), "info")
     return redirect(url_for("account.index", _anchor="devices-heading"))
 
 
@@ -71,7 +72,7 @@ def end_one_session(public_id: str):
 @login_required
 def end_other_sessions():
     sign_out_elsewhere(current_user)
-    flash("Every other device was signed out.", "success")
+    flash(_("Every other device was signed out."), "success")
     return redirect(url_for("account.index"))
 
 
@@ -88,7 +89,7 @@ def export():
 @login_required
 def calendar_on():
     enable_feed(current_user)
-    flash("Your calendar link is ready. Any earlier link no longer works.", "success")
+    flash(_("Your calendar link is ready. Any earlier link no longer works."), "success")
     return redirect(url_for("account.index", _anchor="calendar"))
 
 
@@ -96,7 +97,7 @@ def calendar_on():
 @login_required
 def calendar_off():
     disable_feed(current_user)
-    flash("Calendar link turned off.", "success")
+    flash(_("Calendar link turned off."), "success")
     return redirect(url_for("account.index", _anchor="calendar"))
 
 
@@ -120,6 +121,6 @@ def delete():
     if outcome.ok:
         logout_user()
         session.clear()
-        flash("Your account and your notes were deleted. Thank you for trying Relbuild.", "success")
+        flash(_("Your account and your notes were deleted. Thank you for trying Relbuild."), "success")
         return redirect(url_for("pages.home"))
     return _page(outcome.status, delete_form=form)

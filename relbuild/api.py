@@ -14,6 +14,7 @@ from .services.accounts import outbox_key
 from .services.badges import badge_by_token
 from .services import push
 from .services.notes import coach_note, save_note
+from .i18n import gettext as _
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -36,15 +37,15 @@ def _met_at(value) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be an ISO 8601 time."), "met_at")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is not None:
             moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     except (ValueError, OverflowError):
-        raise RelbuildError("bad_met_at", "met_at must be an ISO 8601 time.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be an ISO 8601 time."), "met_at")
     if moment.year < 2000:  # a phone clock never set; also keeps time-zone arithmetic in range
-        raise RelbuildError("bad_met_at", "met_at must be a time after 2000.", "met_at")
+        raise RelbuildError("bad_met_at", _("met_at must be a time after 2000."), "met_at")
     return moment
 
 
@@ -53,16 +54,16 @@ def _met_at(value) -> datetime | None:
 def put_note(note_id: str):
     """Create or update my one note about the badge's owner; the same id again is the same note."""
     if not current_user.is_authenticated:
-        return error("not_signed_in", "Log in again to sync your notes; they are kept on this phone.", 401)
+        return error("not_signed_in", _("Log in again to sync your notes; they are kept on this phone."), 401)
     note_id = note_id.lower()
     if not UUID.fullmatch(note_id):
-        return error("bad_id", "The note id must be a UUID.", 400)
+        return error("bad_id", _("The note id must be a UUID."), 400)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return error("bad_json", "Send a JSON object with badge, body, offer and met_at.", 400)
+        return error("bad_json", _("Send a JSON object with badge, body, offer and met_at."), 400)
     fields = {name: data.get(name, "") for name in ("badge", "body", "offer")}
     if not all(isinstance(value, str) for value in fields.values()):
-        return error("bad_field", "badge, body and offer must be text.", 422)
+        return error("bad_field", _("badge, body and offer must be text."), 422)
     try:
         met_at = _met_at(data.get("met_at"))
         subject = badge_by_token(fields["badge"], met_before=met_at).user
@@ -78,7 +79,7 @@ def put_note(note_id: str):
 # Web Push: this device's subscription (the worker sends the pushes; see services/push.py).
 
 def _signed_in_problem():
-    return error("not_signed_in", "Log in to get notifications on this device.", 401)
+    return error("not_signed_in", _("Log in to get notifications on this device."), 401)
 
 
 @bp.route("/push/vapid-public-key")

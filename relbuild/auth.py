@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .extensions import limiter, login_manager
+from .i18n import current_language, gettext as _
 from .forms import ForgotPasswordForm, LoginForm, NewPasswordForm, RegisterForm, run_form
 from .services import RelbuildError
 from .services.accounts import (authenticate, describe_device, end_session, load_session_user,
@@ -57,14 +58,14 @@ def register():
         return redirect(safe_next())
     form = RegisterForm()
     outcome = run_form(form, lambda: sign_up(form.name.data, form.email.data, form.password.data,
-                                             form.timezone.data))
+                                             form.timezone.data, language=current_language()))
     if outcome.ok:
         # The same answer whether or not the address was free: only a new account is signed in,
         # and the owner of a taken address hears about it by email.
         if outcome.value is not None:
             sign_in(outcome.value)
-        flash(f"Welcome to Relbuild! We sent an email to {form.email.data.strip()}. Open it to confirm your "
-              "address (or, if you already had an account, to log in).", "success")
+        flash(_("Welcome to Relbuild! We sent an email to %(email)s. Open it to confirm your address (or, if you "
+                "already had an account, to log in).", email=form.email.data.strip()), "success")
         return redirect(url_for("profile.edit", next=safe_next()) if request.values.get("next")
                         else url_for("profile.edit"))
     return render_template("auth/register.html", form=form, next=request.values.get("next", "")), outcome.status
@@ -83,7 +84,7 @@ def login():
     if outcome.status == 429:
         abort(429)
     if outcome.ok:
-        form.form_errors.append("That email and password do not match an account. Check both and try again.")
+        form.form_errors.append(_("That email and password do not match an account. Check both and try again."))
         outcome.status = 401
     return render_template("auth/login.html", form=form, next=request.values.get("next", "")), outcome.status
 
@@ -94,7 +95,7 @@ def logout():
     end_session(current_user.get_id())
     logout_user()
     session.clear()
-    flash("You are logged out.", "success")
+    flash(_("You are logged out."), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -121,6 +122,6 @@ def reset_password(token: str):
     outcome = run_form(form, lambda: set_password_from_link(token, form.password.data))
     if outcome.ok:
         sign_in(outcome.value)
-        flash("Your password was changed, and every other device was signed out.", "success")
+        flash(_("Your password was changed, and every other device was signed out."), "success")
         return redirect(url_for("people.index"))
     return render_template("auth/reset.html", form=form, user=user), outcome.status

@@ -11,6 +11,7 @@ from .services.badges import (badge_by_short_code, badge_by_token, badge_url, fo
                               replace_badge)
 from .services.notes import coach_note, note_about, save_note, save_note_by_badge
 from .services.profiles import values_for_viewer
+from .i18n import gettext as _
 
 bp = Blueprint("badges", __name__)
 
@@ -54,7 +55,7 @@ def replace():
     form = ConfirmPasswordForm()
     outcome = run_form(form, lambda: confirm_password(current_user, form.password.data) or replace_badge(current_user))
     if outcome.ok:
-        flash("Your badge was replaced. The old QR code and code no longer work.", "success")
+        flash(_("Your badge was replaced. The old QR code and code no longer work."), "success")
         return redirect(url_for("badges.mine"))
     return _mine_page(form, outcome.status)
 
@@ -100,7 +101,8 @@ def person(token: str):
 
 def _saved(note, name: str, here: str):
     hint = coach_note(note.body)
-    flash(f"Note about {name} saved." + (f" Tip: {hint}" if hint else ""), "hint" if hint else "success")
+    flash(_("Note about %(name)s saved. Tip: %(hint)s", name=name, hint=hint) if hint
+          else _("Note about %(name)s saved.", name=name), "hint" if hint else "success")
     return redirect(here)
 
 

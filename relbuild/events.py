@@ -17,6 +17,8 @@ from .services.outcomes import CLIP, MIN_GROUP, attendee_rows, outcomes
 from .services.verification import is_confirmed
 from .services.printing import badge_sheet, poster
 from .services.spreadsheets import csv_text
+from .i18n import gettext as _, in_language
+
 
 bp = Blueprint("events", __name__)
 
@@ -34,7 +36,8 @@ def join_url(event) -> str:
 
 def _save_event(form: EventForm, event=None):
     fields = dict(name=form.name.data, venue=form.venue.data, starts_at=form.starts_at.data,
-                  ends_at=form.ends_at.data, timezone=form.timezone.data, description=form.description.data)
+                  ends_at=form.ends_at.data, timezone=form.timezone.data, description=form.description.data,
+                  language=form.language.data)
     return update_event(event, **fields) if event else create_event(current_user, **fields)
 
 
@@ -55,9 +58,10 @@ def new():
     form = EventForm()
     if request.method == "GET":
         form.timezone.data = current_user.timezone
+        form.language.data = current_user.language  # posters and badge sheets print in the organizer's, unless chosen
     outcome = run_form(form, lambda: _save_event(form))
     if outcome.ok:
-        flash("Event created. Print the poster so people can join.", "success")
+        flash(_("Event created. Print the poster so people can join."), "success")
         return redirect(url_for("events.show", event_id=outcome.value.id))
     return render_template("events/form.html", form=form, event=None), outcome.status
 
@@ -86,7 +90,7 @@ def edit(event_id: int):
         form.starts_at.data, form.ends_at.data = local_input(event, event.starts_at), local_input(event, event.ends_at)
     outcome = run_form(form, lambda: _save_event(form, event))
     if outcome.ok:
-        flash("Event saved.", "success")
+        flash(_("Event saved."), "success")
         return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=event), outcome.status
 
@@ -104,9 +108,9 @@ def add_co_organizer(event_id: int):
         except RelbuildError as error:
             flash(error.message, "error")
         else:
-            flash(f"An invitation is on its way to {email}. They become an organizer when they accept.", "success")
+            flash(_("An invitation is on its way to %(email)s. They become an organizer when they accept.", email=email), "success")
     else:
-        flash("Enter the email address of the person to invite.", "error")
+        flash(_("Enter the email address of the person to invite."), "error")
     return redirect(url_for("events.show", event_id=event.id) + "#organizers")
 
 
@@ -129,13 +133,13 @@ def join(code: str):
     try:
         event = event_by_code(code)
     except RelbuildError as error:
-        return render_template("error.html", code=404, title="No such event", message=error.message), 404
+        return render_template("error.html", code=404, title=_("No such event"), message=error.message), 404
     signed_in = current_user.is_authenticated
     if request.method == "POST":
         if not signed_in:
             return redirect(url_for("auth.login", next=request.path))
         if join_event(current_user, event):
-            flash(f"You joined {event.name}. Show your badge and scan the people you talk to.", "success")
+            flash(_("You joined %(name)s. Show your badge and scan the people you talk to.", name=event.name), "success")
         return redirect(url_for("events.show", event_id=event.id))
     if signed_in and (has_joined(current_user, event) or is_organizer(current_user, event)):
         return redirect(url_for("events.show", event_id=event.id))
@@ -147,8 +151,9 @@ def join(code: str):
 def poster_pdf(event_id: int):
     event = _event_or_error(event_id, organizer=True)
     try:
-        pdf = poster(name=event.name, venue=event.venue, when=event_when(event), join_url=join_url(event),
-                     code=event.join_code, size=request.args.get("size", "a4"))
+        with in_language(event.language):  # printed in the event's language, whoever prints it
+            pdf = poster(name=event.name, venue=event.venue, when=event_when(event), join_url=join_url(event),
+                         code=event.join_code, size=request.args.get("size", "a4"))
     except RelbuildError as error:
         abort(error.status)
     return _pdf(pdf, f"poster-{event.join_code}.pdf")
@@ -161,7 +166,8 @@ def badges_pdf(event_id: int):
     badges = [(name, headline, badge_url(token), code)
               for name, headline, token, code in attendee_badges(event, set(request.args.getlist("attendee")))]
     try:
-        pdf = badge_sheet(badges, event_name=event.name, size=request.args.get("size", "a4"))
+        with in_language(event.language):
+            pdf = badge_sheet(badges, event_name=event.name, size=request.args.get("size", "a4"))
     except RelbuildError as error:
         abort(error.status)
     return _pdf(pdf, f"badges-{event.join_code}.pdf")

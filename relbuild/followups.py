@@ -11,11 +11,12 @@ from .services.followups import followups_for, mark_done, prompt_by_id, snooze, 
 from .services.delivery import write_link
 from .services.followups import update_settings
 from .services.links import read_action_token, read_unsubscribe_token
+from .i18n import gettext as _, lazy_gettext as _l
 from .services.push import device_subscribed
 
 bp = Blueprint("followups", __name__)
 APPLY = {"done": mark_done, "snooze": snooze}
-DONE_MESSAGES = {"done": "Marked as followed up. Nicely done.", "snooze": "We will remind you in a week."}
+DONE_MESSAGES = {"done": _l("Marked as followed up. Nicely done."), "snooze": _l("We will remind you in a week.")}
 
 
 @bp.route("/followups", methods=["GET", "POST"])
@@ -26,7 +27,7 @@ def index():
                                                      prompt_hour=form.prompt_hour.data,
                                                      channel=form.prompt_channel.data))
     if outcome.ok:
-        flash("Follow-up settings saved.", "success")
+        flash(_("Follow-up settings saved."), "success")
         return redirect(url_for("followups.index"))
     due, upcoming = followups_for(current_user)
     return render_template("followups/index.html", due=due, upcoming=upcoming, form=form,
@@ -42,7 +43,7 @@ def act(prompt_id: int, action: str):
     except RelbuildError as error:
         return render_template("error.html", code=404, title="Not found", message=error.message), 404
     APPLY[action](prompt)
-    flash(DONE_MESSAGES[action], "success")
+    flash(str(DONE_MESSAGES[action]), "success")
     return redirect(url_for("followups.index"))
 
 
@@ -53,12 +54,12 @@ def email_action(token: str):
         prompt_id, action = read_action_token(token)
         prompt = prompt_by_id(prompt_id)  # the signed link stands for its owner
     except RelbuildError as error:
-        return render_template("error.html", code=error.status, title="This link does not work",
+        return render_template("error.html", code=error.status, title=_("This link does not work"),
                                message=error.message), error.status
     if request.method == "POST":
         APPLY[action](prompt)
         return render_template("followups/action_done.html", prompt=prompt, action=action,
-                               message=DONE_MESSAGES[action])
+                               message=str(DONE_MESSAGES[action]))
     return render_template("followups/action.html", prompt=prompt, action=action)
 
 
@@ -68,11 +69,11 @@ def unsubscribe(token: str):
     try:
         public_id = read_unsubscribe_token(token)
     except RelbuildError as error:
-        return render_template("error.html", code=404, title="This link does not work", message=error.message), 404
+        return render_template("error.html", code=404, title=_("This link does not work"), message=error.message), 404
     user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
     if user is None:
-        return render_template("error.html", code=404, title="Nothing to unsubscribe",
-                               message="This account no longer exists, so it gets no emails."), 404
+        return render_template("error.html", code=404, title=_("Nothing to unsubscribe"),
+                               message=_("This account no longer exists, so it gets no emails.")), 404
     if request.method == "POST":
         stop_emails(user)
         return render_template("followups/unsubscribed.html")

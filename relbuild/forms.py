@@ -10,6 +10,9 @@ from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, Radio
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
+from flask_babel.speaklater import LazyString
+
+from .i18n import LANGUAGE_CHOICES, lazy_gettext as _l, number
 from .services import RelbuildError
 from .services.notes import BODY_MAX, OFFER_MAX
 from .services.profiles import timezone_names
@@ -33,15 +36,15 @@ class FlaskForm(flask_wtf.FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired("Tell people your name."), Length(max=80)])
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired("Choose a password."), Length(max=256)])
+    name = StringField(_l("Your name"), validators=[DataRequired(_l("Tell people your name.")), Length(max=80)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Choose a password.")), Length(max=256)])
     timezone = HiddenField(validators=[Optional(), Length(max=64)])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=256)])
 
 
 class CommaListField(StringField):
@@ -53,37 +56,40 @@ class CommaListField(StringField):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Tell people your name."), Length(max=80)])
-    headline = StringField("About you, in one line", validators=[Optional(), Length(max=120)])
-    values = CommaListField("Values that matter to you in work", validators=[Optional(), Length(max=200)])
-    can_help_with = TextAreaField("What you can help others with", validators=[Optional(), Length(max=300)])
-    looking_for = TextAreaField("What you are looking for", validators=[Optional(), Length(max=300)])
-    timezone = SelectField("Time zone", validators=[Optional()], validate_choice=False)
-    share_email = BooleanField("People I connect with may see my email")
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Tell people your name.")), Length(max=80)])
+    headline = StringField(_l("About you, in one line"), validators=[Optional(), Length(max=120)])
+    values = CommaListField(_l("Values that matter to you in work"), validators=[Optional(), Length(max=200)])
+    can_help_with = TextAreaField(_l("What you can help others with"), validators=[Optional(), Length(max=300)])
+    looking_for = TextAreaField(_l("What you are looking for"), validators=[Optional(), Length(max=300)])
+    timezone = SelectField(_l("Time zone"), validators=[Optional()], validate_choice=False)
+    share_email = BooleanField(_l("People I connect with may see my email"))
+    language = SelectField(_l("Language"), validators=[Optional()], validate_choice=False,
+                           description=_l("Pages, emails and follow-ups come in this language."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z.replace("_", " ")) for z in timezone_names()]
+        self.language.choices = LANGUAGE_CHOICES()
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("What did you talk about? What stood out?",
-                         validators=[DataRequired("Write what you talked about and what stood out."),
-                                     Length(max=BODY_MAX, message=f"Keep the note under {BODY_MAX:,} characters.")])
-    offer = TextAreaField("What could you do for them?",
+    body = TextAreaField(_l("What did you talk about? What stood out?"),
+                         validators=[DataRequired(_l("Write what you talked about and what stood out.")),
+                                     Length(max=BODY_MAX, message=_l("Keep the note under %(max)s characters.", max=LazyString(number, BODY_MAX)))])
+    offer = TextAreaField(_l("What could you do for them?"),
                           validators=[Optional(), Length(max=OFFER_MAX,
-                                                         message=f"Keep the offer under {OFFER_MAX} characters.")])
+                                                         message=_l("Keep the offer under %(max)s characters.", max=OFFER_MAX))])
 
 
 class ConnectForm(FlaskForm):
-    code = StringField("Badge code", validators=[DataRequired("Type the code printed under their QR."),
-                                                  Length(max=32, message="A badge code has 8 letters and digits.")])
+    code = StringField(_l("Badge code"), validators=[DataRequired(_l("Type the code printed under their QR.")),
+                                                  Length(max=32, message=_l("A badge code has 8 letters and digits."))])
 
 
 class EventCodeForm(FlaskForm):
     """The code on an event's poster (same field name as a badge code, its own label and messages)."""
-    code = StringField("Event code", validators=[DataRequired("Type the code printed on the event poster."),
-                                                  Length(max=32, message="An event code has 8 letters and digits.")])
+    code = StringField(_l("Event code"), validators=[DataRequired(_l("Type the code printed on the event poster.")),
+                                                     Length(max=32, message=_l("An event code has 8 letters and digits."))])
 
 
 @dataclass
@@ -120,53 +126,56 @@ def show_error(form: FlaskForm, error: RelbuildError) -> None:
 
 
 class PromptSettingsForm(FlaskForm):
-    email_prompts = BooleanField("Email me my follow-up prompts")
+    email_prompts = BooleanField(_l("Email me my follow-up prompts"))
     # Checked by services.push.set_channel; a form without it keeps the saved choice.
-    prompt_channel = RadioField("How your follow-ups reach you", validate_choice=False, choices=[
-        ("both", "By email and as notifications"), ("push", "As notifications only (email when no device of "
-                                                            "yours has them on)"), ("email", "By email only")])
-    prompt_hour = SelectField("Send them at", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
+    prompt_channel = RadioField(_l("How your follow-ups reach you"), validate_choice=False, choices=[
+        ("both", _l("By email and as notifications")),
+        ("push", _l("As notifications only (email when no device of yours has them on)")),
+        ("email", _l("By email only"))])
+    prompt_hour = SelectField(_l("Send them at"), coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
                               validate_choice=False)
 
 
 class EventForm(FlaskForm):
-    name = StringField("Event name", validators=[DataRequired("Give the event a name."), Length(max=120)])
-    venue = StringField("Venue", validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Event name"), validators=[DataRequired(_l("Give the event a name.")), Length(max=120)])
+    venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
     # Checked by services.events (local time in the event's zone, YYYY-MM-DDTHH:MM). No Length here: it would
     # render maxlength, which a datetime-local input may not carry.
-    starts_at = StringField("Starts", render_kw={"type": "datetime-local"},
-                            validators=[DataRequired("Pick when it starts.")])
-    ends_at = StringField("Ends", render_kw={"type": "datetime-local"},
-                          validators=[DataRequired("Pick when it ends.")])
-    timezone = SelectField("Time zone", validate_choice=False)
-    description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=2000)])
+    starts_at = StringField(_l("Starts"), render_kw={"type": "datetime-local"},
+                            validators=[DataRequired(_l("Pick when it starts."))])
+    ends_at = StringField(_l("Ends"), render_kw={"type": "datetime-local"},
+                          validators=[DataRequired(_l("Pick when it ends."))])
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=2000)])
+    language = SelectField(_l("Language of the poster and badges"), validators=[Optional()], validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z.replace("_", " ")) for z in timezone_names()]
+        self.language.choices = LANGUAGE_CHOICES()
 
 
 class OrganizerForm(FlaskForm):
-    email = EmailField("Their email", validators=[DataRequired("Enter their email address."), Length(max=254)])
+    email = EmailField(_l("Their email"), validators=[DataRequired(_l("Enter their email address.")), Length(max=254)])
 
 
 class ImportForm(FlaskForm):
-    file = FileField("Attendee list (CSV)", validators=[FileRequired("Choose a CSV file to upload.")])
+    file = FileField(_l("Attendee list (CSV)"), validators=[FileRequired(_l("Choose a CSV file to upload."))])
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(_l("Choose a password.")), Length(max=256)])
 
 
 class AcceptInvitationForm(FlaskForm):
     """Accepting an invitation with no account yet: the account is made for the invited address."""
-    name = StringField("Your name", validators=[DataRequired("Tell people your name."), Length(max=80)])
-    password = PasswordField("Choose a password", validators=[DataRequired("Choose a password."), Length(max=256)])
+    name = StringField(_l("Your name"), validators=[DataRequired(_l("Tell people your name.")), Length(max=80)])
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(_l("Choose a password.")), Length(max=256)])
     timezone = HiddenField(validators=[Optional(), Length(max=64)])
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254)])
 
 
 class _PasswordOrPasskey:
@@ -188,19 +197,19 @@ class _PasswordOrPasskey:
 
 
 def _password_again():
-    return PasswordField("Your password", validators=[_PasswordOrPasskey("Enter your password to confirm."),
+    return PasswordField(_l("Your password"), validators=[_PasswordOrPasskey(_l("Enter your password to confirm.")),
                                                       Length(max=256)])
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password."),
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password.")),
                                                                       Length(max=256)])
-    new_password = PasswordField("New password", validators=[DataRequired("Choose a new password."),
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(_l("Choose a new password.")),
                                                               Length(max=256)])
 
 
 class EmailChangeForm(FlaskForm):
-    email = EmailField("New email", validators=[DataRequired("Enter the new address."), Length(max=254)])
+    email = EmailField(_l("New email"), validators=[DataRequired(_l("Enter the new address.")), Length(max=254)])
     password = _password_again()
 
 
@@ -211,5 +220,5 @@ class ConfirmPasswordForm(FlaskForm):
 
 class DeleteAccountForm(FlaskForm):
     password = _password_again()
-    confirm = StringField("Type DELETE to confirm", validators=[DataRequired("Type DELETE to confirm."),
+    confirm = StringField(_l("Type DELETE to confirm"), validators=[DataRequired(_l("Type DELETE to confirm.")),
                                                                 Length(max=32)])

@@ -9,12 +9,14 @@ from .services import RelbuildError
 from .services.accounts import DELETED, find_user_by_email, register_user
 from .services.events import event_when
 from .services.invitations import ATTENDEE, accept, decline, invitation_for, invitation_for_token
+from .i18n import current_language, gettext as _
+
 
 bp = Blueprint("invitations", __name__)
 
 
 def _unusable(error: RelbuildError):
-    return render_template("error.html", code=error.status, title="This invitation does not work",
+    return render_template("error.html", code=error.status, title=_("This invitation does not work"),
                            message=error.message), error.status
 
 
@@ -30,9 +32,9 @@ def _page(invitation, token: str, form: AcceptInvitationForm, status: int = 200)
 def _joined(invitation) -> str:
     event = invitation.event
     if invitation.role == ATTENDEE:
-        flash(f"You joined {event.name}. Show your badge and scan the people you talk to.", "success")
+        flash(_("You joined %(name)s. Show your badge and scan the people you talk to.", name=event.name), "success")
     else:
-        flash(f"You are now an organizer of {event.name}.", "success")
+        flash(_("You are now an organizer of %(name)s.", name=event.name), "success")
     return url_for("events.show", event_id=event.id)
 
 
@@ -67,7 +69,8 @@ def accept_from_email(token: str):
         return redirect(url_for("auth.login", next=url_for("events.show", event_id=invitation.event_id)))
     form = AcceptInvitationForm()
     outcome = run_form(form, lambda: register_user(form.name.data, invitation.email, form.password.data,
-                                                   form.timezone.data, confirmed=True))
+                                                   form.timezone.data, confirmed=True,
+                                                   language=current_language()))
     if not outcome.ok:
         return _page(invitation, token, form, outcome.status or 422)
     accept(invitation, outcome.value)
@@ -95,7 +98,7 @@ def answer_in_app(invitation_id: int, answer: str):
         return _unusable(error)
     if answer == "decline":
         decline(invitation)
-        flash(f"Invitation to {invitation.event.name} declined. The organizers are not told.", "success")
+        flash(_("Invitation to %(name)s declined. The organizers are not told.", name=invitation.event.name), "success")
         return redirect(url_for("events.index"))
     accept(invitation, current_user)
     return redirect(_joined(invitation))

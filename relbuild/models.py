@@ -36,6 +36,8 @@ class User(db.Model):
     looking_for: Mapped[str] = mapped_column(sa.String(300), default="")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     share_email: Mapped[bool] = mapped_column(default=False)
+    # What the person reads: pages, emails, follow-ups ("en", "fr"; see relbuild/i18n.py).
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     # When the owner proved the address is theirs (a link sent to it); follow-up email waits for it.
     email_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     # An address asked for but not yet confirmed from its inbox; `email` stays in use until then.
@@ -82,6 +84,8 @@ class Event(db.Model):
     ends_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(sa.String(64))
     join_code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    # The language of its printed poster and badge sheets (the organizer's own by default).
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,31 +15,30 @@ from .services.accounts import describe_device
 from .services.passkeys import (begin_add, begin_login, begin_reauth, begin_signup, finish_add, finish_login,
                                 finish_reauth, finish_signup, relying_party, remove_passkey, rename_passkey,
                                 unavailable_reason)
+from .i18n import current_language, gettext as _
 
 bp = Blueprint("passkeys", __name__)
 
-SIGNED_UP = ("Welcome to Relbuild! We sent an email to {email}. Open it to confirm your address (or, if you "
-             "already had an account, to log in).")
 
 
 def _json() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise RelbuildError("bad_json", "Send a JSON object.", status=400)
+        raise RelbuildError("bad_json", _("Send a JSON object."), status=400)
     return data
 
 
 def _text(data: dict, name: str, limit: int = 300) -> str:
     value = data.get(name, "")
     if not isinstance(value, str):
-        raise RelbuildError("bad_field", f"{name} must be text.", name, status=422)
+        raise RelbuildError("bad_field", _("%(name)s must be text.", name=name), name, status=422)
     return value[:limit]
 
 
 def _credential(data: dict) -> dict:
     credential = data.get("credential")
     if not isinstance(credential, dict) or not isinstance(credential.get("response"), dict):
-        raise RelbuildError("passkey_invalid", "Send the browser's credential as JSON.", status=400)
+        raise RelbuildError("passkey_invalid", _("Send the browser's credential as JSON."), status=400)
     return credential
 
 
@@ -58,7 +57,7 @@ def _answer(step):
 
 def _signed_in_only():
     if not current_user.is_authenticated:
-        return jsonify(error="not_signed_in", message="Log in again, then try once more."), 401
+        return jsonify(error="not_signed_in", message=_("Log in again, then try once more.")), 401
     return None
 
 
@@ -76,11 +75,12 @@ def signup_options():
 def signup():
     def step():
         data = _json()
-        user, email = finish_signup(_credential(data), _device())
+        user, email = finish_signup(_credential(data), _device(), current_language())
         # The same answer whether or not the address was free: only a new account is signed in.
         if user is not None:
             sign_in(user)
-        flash(SIGNED_UP.format(email=email), "success")
+        flash(_("Welcome to Relbuild! We sent an email to %(email)s. Open it to confirm your address (or, if you "
+                "already had an account, to log in).", email=email), "success")
         target = local_path(_text(data, "next", 2000))
         return jsonify(redirect=url_for("profile.edit", next=target) if target else url_for("profile.edit"))
     return _answer(step)
@@ -130,7 +130,7 @@ def add_options():
 def add():
     def step():
         passkey = finish_add(current_user, _credential(_json()), _device())
-        flash(f"Passkey added: “{passkey.name}”. You can rename it below.", "success")
+        flash(_("Passkey added: “%(name)s”. You can rename it below.", name=passkey.name), "success")
         return jsonify(redirect=url_for("account.index", _anchor="passkeys-heading"), id=passkey.public_id), 201
     return _signed_in_only() or _answer(step)
 
@@ -140,7 +140,7 @@ def add():
 def rename(public_id: str):
     try:
         passkey = rename_passkey(current_user, public_id, request.form.get("name", "")[:200])
-        flash(f"Passkey renamed “{passkey.name}”.", "success")
+        flash(_("Passkey renamed “%(name)s”.", name=passkey.name), "success")
     except RelbuildError as error:
         flash(error.message, "error")
     return redirect(url_for("account.index", _anchor="passkeys-heading"))
@@ -151,7 +151,7 @@ def rename(public_id: str):
 def remove(public_id: str):
     try:
         passkey = remove_passkey(current_user, public_id, request.form.get("password", "")[:256])
-        flash(f"Passkey “{passkey.name}” removed: it no longer signs in to your account.", "success")
+        flash(_("Passkey “%(name)s” removed: it no longer signs in to your account.", name=passkey.name), "success")
     except RelbuildError as error:  # a used-up password allowance too: said like a wrong password
         flash(error.message, "error")
     return redirect(url_for("account.index", _anchor="passkeys-heading"))

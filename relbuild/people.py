@@ -8,6 +8,7 @@ from .services.events import my_events
 from .services.followups import log_follow_up
 from .services.notes import connected_with_me, my_people, note_about, note_history, person_for
 from .services.profiles import values_for_viewer
+from .i18n import gettext as _
 
 bp = Blueprint("people", __name__)
 
@@ -48,8 +49,8 @@ def followed_up(public_id: str):
         return render_template("badges/unknown.html", error=error), error.status
     note = note_about(current_user, subject)
     if note is None:
-        flash(f"Write your note about {subject.name} first.", "info")
+        flash(_("Write your note about %(name)s first.", name=subject.name), "info")
     else:
         log_follow_up(note)
-        flash(f"Logged your follow-up with {subject.name}. We will check in again in a month.", "success")
+        flash(_("Logged your follow-up with %(name)s. We will check in again in a month.", name=subject.name), "success")
     return redirect(url_for("people.person", public_id=public_id))

@@ -5,7 +5,10 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import force_locale, gettext as _
+
+from .i18n import current_language, js_catalog_version, valid_language
 
 bp = Blueprint("pwa", __name__)
 
@@ -41,9 +44,9 @@ def manifest():
     ]
     response = jsonify(
         name="Relbuild", short_name="Relbuild", id="/", start_url="/people", scope="/", display="standalone",
-        orientation="portrait", theme_color="#9a3f1c", background_color="#fbf8f3", lang="en",
-        description="Scan a badge, keep one genuine note, follow up for real.", icons=icons,
-        shortcuts=[{"name": "Scan a badge", "url": "/scan"}, {"name": "My badge", "url": "/badge"}],
+        orientation="portrait", theme_color="#9a3f1c", background_color="#fbf8f3", lang=current_language(),
+        description=_("Scan a badge, keep one genuine note, follow up for real."), icons=icons,
+        shortcuts=[{"name": _("Scan a badge"), "url": "/scan"}, {"name": _("My badge"), "url": "/badge"}],
     )
     response.mimetype = "application/manifest+json"
     return response
@@ -51,10 +54,15 @@ def manifest():
 
 @bp.route("/sw.js")
 def service_worker():
-    assets = shell_assets()
-    version = hashlib.sha256("|".join(assets + [_shell_fingerprint()]).encode()).hexdigest()[:12]
-    body = render_template("pwa/sw.js", version=version, assets=assets, shell=OFFLINE_SHELL,
-                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"))
+    # The shell is kept in the reader's language; choosing another language changes this file, so the
+    # browser installs a new worker with the shell in that language.
+    language = current_language()
+    catalog = js_catalog_url(language)
+    assets = shell_assets() + [catalog]
+    shell = url_for("pwa.offline", lang=language)
+    version = hashlib.sha256("|".join(assets + [shell, _shell_fingerprint()]).encode()).hexdigest()[:12]
+    body = render_template("pwa/sw.js", version=version, assets=assets, shell=shell,
+                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"), catalog=catalog)
     response = Response(body, mimetype="application/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
@@ -65,12 +73,20 @@ def service_worker():
 def _shell_fingerprint() -> str:
     templates = Path(current_app.root_path) / "templates"
     files = [templates / "pwa" / "offline.html", templates / "base.html", templates / "_scanner.html"]
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.exists())).hexdigest()
+    catalogs = sorted((Path(current_app.root_path) / "translations").glob("*/LC_MESSAGES/messages.mo"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files + catalogs if f.exists())).hexdigest()
+
+
+def js_catalog_url(language: str) -> str:
+    """The scripts' messages for a language, at a URL that changes with them."""
+    return url_for("i18n.js_catalog", language=language, v=js_catalog_version(language))
 
 
 @bp.route(OFFLINE_SHELL)
 def offline():
-    """The offline shell: the same for everyone, so the service worker may keep it."""
-    response = Response(render_template("pwa/offline.html", shell=True))
+    """The offline shell: the same for everyone reading a language (`?lang=`), so the service worker may keep it."""
+    language = valid_language(request.args.get("lang")) or current_language()
+    with force_locale(language):
+        response = Response(render_template("pwa/offline.html", shell=True))
     response.headers["Cache-Control"] = "no-cache"
     return response

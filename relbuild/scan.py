@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, redirect, render_template, request
 from .extensions import limiter
 from .forms import ConnectForm
 from .services import RelbuildError
+from .i18n import gettext as _
 from .services.scanning import classify, decode_photo
 
 bp = Blueprint("scan", __name__)
@@ -21,7 +22,7 @@ def photo():
     upload = request.files.get("photo")
     problem, status = None, 422
     if upload is None or not upload.filename:
-        problem = "Choose or take a photo of their QR code."
+        problem = _("Choose or take a photo of their QR code.")
     else:
         try:
             texts = decode_photo(upload.read())
@@ -32,6 +33,7 @@ def photo():
             for scan in scans:
                 if scan.kind != "other":
                     return redirect(scan.path)
-            problem = ("This QR code is not a Relbuild badge. It contains: " + scans[0].text[:200] if scans
-                       else "No QR code found in that photo. Hold the phone steady, close enough to fill the frame.")
+            problem = (_("This QR code is not a Relbuild badge. It contains: %(text)s", text=scans[0].text[:200])
+                       if scans else
+                       _("No QR code found in that photo. Hold the phone steady, close enough to fill the frame."))
     return render_template("scan/page.html", form=ConnectForm(), photo_problem=problem), status

@@ -6,6 +6,7 @@ from .extensions import limiter
 from .services import RelbuildError
 from .services.verification import (cancel_email_change, confirm_address, needs_passkey_to_confirm, read_confirmation,
                                     send_confirmation)
+from .i18n import gettext as _
 
 bp = Blueprint("verification", __name__)
 
@@ -22,7 +23,7 @@ def confirm(token: str):
             user = confirm_address(token, signed_in)
             return render_template("verification/confirmed.html", address=user.email)
     except RelbuildError as error:
-        return render_template("error.html", code=error.status, title="This link does not work",
+        return render_template("error.html", code=error.status, title=_("This link does not work"),
                                message=error.message), error.status
     status = 403 if request.method == "POST" else 200  # a POST that could not confirm says so
     return render_template("verification/confirm.html", address=address, token=token,
@@ -35,9 +36,9 @@ def confirm(token: str):
 def resend():
     address = current_user.pending_email or current_user.email
     if send_confirmation(current_user):
-        flash(f"We sent a new link to {address}. It works for a week.", "success")
+        flash(_("We sent a new link to %(address)s. It works for a week.", address=address), "success")
     else:
-        flash(f"A link to {address} went out a moment ago: give it a minute, and look in the spam folder too.",
+        flash(_("A link to %(address)s went out a moment ago: give it a minute, and look in the spam folder too.", address=address),
               "info")
     return redirect(url_for("account.index", _anchor="email-heading"))
 
@@ -46,5 +47,5 @@ def resend():
 @login_required
 def cancel_change():
     cancel_email_change(current_user)
-    flash(f"Your email stays {current_user.email}.", "success")
+    flash(_("Your email stays %(email)s.", email=current_user.email), "success")
     return redirect(url_for("account.index", _anchor="email-heading"))

@@ -11,7 +11,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .pwa import asset_version, static_url
+from .i18n import format_moment, gettext as _, lazy_gettext as _l
+from .pwa import asset_version, js_catalog_url, static_url
 from .services.accounts import outbox_key
 from .services.notes import VAGUE_PHRASES
 from .services.profiles import zone
@@ -32,15 +33,15 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 ERROR_TITLES = {
-    400: "Something in that request was not right",
-    401: "Please log in",
-    403: "That is not yours to see",
-    404: "We could not find that page",
-    405: "That action is not allowed here",
-    410: "This is no longer here",
-    413: "That was too large",
-    429: "Slow down a little",
-    500: "Something went wrong on our side",
+    400: _l("Something in that request was not right"),
+    401: _l("Please log in"),
+    403: _l("That is not yours to see"),
+    404: _l("We could not find that page"),
+    405: _l("That action is not allowed here"),
+    410: _l("This is no longer here"),
+    413: _l("That was too large"),
+    429: _l("Slow down a little"),
+    500: _l("Something went wrong on our side"),
 }
 
 
@@ -58,12 +59,12 @@ def _security_headers(response):
     return response
 
 
-def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
-    """Format a stored UTC time in the viewer's time zone."""
+def localtime(value: datetime | None, style: str = "medium") -> str:
+    """Format a stored UTC time in the viewer's time zone and language (styles: relbuild/i18n.py)."""
     if value is None:
         return ""
     viewer = current_user if current_user.is_authenticated else None
-    return value.replace(tzinfo=timezone.utc).astimezone(zone(viewer)).strftime(fmt)
+    return format_moment(value, style, tz=zone(viewer))
 
 
 class DatabaseId(IntegerConverter):
@@ -78,8 +79,8 @@ class DatabaseId(IntegerConverter):
 class UnreadableInput(BadRequest):
     """A request holding what no text field can: NUL characters, lone surrogates, JSON nested too deep."""
 
-    description = ("Part of what was sent is not text we can keep (it held a NUL character or broken "
-                   "unicode). Nothing was saved: remove it and try again.")
+    description = _l("Part of what was sent is not text we can keep (it held a NUL character or broken "
+                     "unicode). Nothing was saved: remove it and try again.")
 
 
 # NUL is refused by PostgreSQL in any text column; a lone surrogate (only JSON's \ud800 escapes make one)
@@ -118,13 +119,14 @@ def _error_page(error: HTTPException):
     code = error.code or 500
     message = None
     if isinstance(error, CSRFError):
-        message = "This form had expired. Go back, reload the page and try again: nothing was saved."
+        message = _("This form had expired. Go back, reload the page and try again: nothing was saved.")
     elif isinstance(error, UnreadableInput):
-        message = error.description
+        message = str(error.description)
     if request.path.startswith("/api/"):
         code_name = {CSRFError: "csrf_failed", UnreadableInput: "bad_text"}.get(type(error), f"http_{code}")
-        return jsonify(error=code_name, message=message or ERROR_TITLES.get(code, "Something went wrong") + "."), code
-    return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "Something went wrong"),
+        title = str(ERROR_TITLES.get(code, _("Something went wrong")))
+        return jsonify(error=code_name, message=message or _("%(title)s.", title=title)), code
+    return render_template("error.html", code=code, title=ERROR_TITLES.get(code, _("Something went wrong")),
                            message=message), code
 
 
@@ -135,7 +137,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     app.context_processor(lambda: {"vague_phrases": VAGUE_PHRASES, "shell": False})
-    app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version, outbox_key=outbox_key)
+    app.jinja_env.globals.update(static_url=static_url, asset_version=asset_version, outbox_key=outbox_key,
+                                 js_catalog_url=js_catalog_url)
     app.jinja_env.filters["localtime"] = localtime
     # Whole seconds: HTML's <time datetime> allows at most three decimals, and nobody reads microseconds.
     app.jinja_env.filters["isotime"] = \

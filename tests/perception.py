@@ -153,3 +153,26 @@ def spam_scores(messages: dict[str, bytes]) -> dict[str, tuple[float, str]]:
             status = " ".join((checked["X-Spam-Status"] or "").split())
             scores[names[int(checked["X-Check"])]] = (float(status.split("score=")[1].split()[0]), status)
     return scores
+
+
+def english_runs(language: str = "fr") -> set[str]:
+    """Runs of three or more English words from the source messages that `language` translates differently.
+
+    A page or an email in that language must contain none of them: one left over is a sentence someone
+    forgot to translate (or to mark for translation). Placeholders, tags and punctuation cut the runs.
+    """
+    from babel.messages.pofile import read_po
+
+    path = Path(__file__).resolve().parents[1] / "relbuild" / "translations" / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    runs = set()
+    for entry in catalog:
+        if not entry.id or entry.string == entry.id:
+            continue
+        for source in (entry.id if isinstance(entry.id, tuple) else (entry.id,)):
+            for run in re.split(r"%\(\w+\)[sd]|<[^>]+>|[.:;?!()“”—…·,]", source):
+                words = run.split()
+                if len(words) >= 3 and all(re.fullmatch(r"[A-Za-z'’-]+", w) for w in words):
+                    runs.add(" ".join(words))
+    return runs

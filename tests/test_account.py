@@ -322,3 +322,22 @@ def test_deleting_my_account_removes_my_notes_and_prompts_but_not_what_others_wr
 @pytest.mark.parametrize("path", ["/account", "/account/export.zip"])
 def test_account_pages_need_a_login(client, path):
     assert client.get(path).status_code == 302
+
+
+def test_the_calendar_feed_and_the_exports_readme_are_in_the_owners_language(app, make_user, login):
+    """A calendar app asks without a cookie and in any language: the feed's owner's language decides."""
+    me, person = make_user(language="fr"), make_user(name="Cal Person")
+    write_note(app, me, person, offer="Send the grant template")
+    client = signed_in(app, login, me)
+    client.submit("/account/calendar")
+    feed = Calendar.from_ical(app.test_client().get(feed_url(client), headers={"Accept-Language": "en"}).data)
+    summaries = {str(e["SUMMARY"]) for e in feed.walk("VEVENT")}
+    assert "Relire votre note sur Cal Person" in summaries and "Faire un suivi avec Cal Person" in summaries
+    assert any(s.startswith("C’est fait\u00a0? Send the grant template") for s in summaries)
+    assert str(feed["X-WR-CALNAME"]) == "Suivis Relbuild"
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/account/export.zip").data))
+    readme = archive.read("README.txt").decode()
+    assert readme.startswith("Vos données Relbuild, exportées le ")
+    assert "notes.json     chaque note que vous avez écrite" in readme
+    # The machine-readable parts keep their names: programs read them.
+    assert archive.read("people.csv").decode("utf-8-sig").startswith("name,headline,email")

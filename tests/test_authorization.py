@@ -39,6 +39,9 @@ EXPECTED: dict[str, tuple[int, int, int, int]] = {
     "GET pwa.service_worker": (200, 200, 200, 200),
     "GET static": (200, 200, 200, 200),
     "GET api.csrf_token": (200, 200, 200, 200),
+    # languages: the scripts' catalog, and the signed-out visitor's switch (a cookie, then back)
+    "GET i18n.js_catalog": (200, 200, 200, 200),
+    "POST i18n.choose": (303, 303, 303, 303),
     # signing in and out
     "GET auth.register": (200, 302, 302, 302),
     "POST auth.register": (422, 302, 302, 302),
@@ -192,7 +195,7 @@ def url_arguments(app, world, endpoint: str) -> dict:
     return {"token": tokens.get(endpoint), "public_id": public_id, "prompt_id": world["prompt_id"],
             "action": "done", "event_id": world["event_id"], "import_id": world["import_id"],
             "code": world["code"], "note_id": WRITE_ID, "filename": "css/app.css", "invitation_id": mine.id,
-            "answer": "accept"}
+            "answer": "accept", "language": "fr"}
 
 
 def client_as(app, world, role: str):

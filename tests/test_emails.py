@@ -19,17 +19,19 @@ from relbuild.services import followups
 from relbuild.services.delivery import render_email
 from relbuild.services.events import create_event, join_event
 from relbuild.services.notes import save_note
-from tests.perception import nu_errors, spam_scores
+from tests.perception import english_runs, nu_errors, spam_scores
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "relbuild" / "templates" / "email"
 ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 MET = datetime(2026, 3, 14, 11, 30)
 
 
-@pytest.fixture
-def messages(app, make_user, monkeypatch):
-    """One rendered message of every kind (digests with and without an event, of one and of two notes)."""
-    author = make_user(name="Zoë Łukasiewicz-Ødegård", email="zoe@example.com", timezone="Europe/Warsaw")
+@pytest.fixture(params=["en", "fr"])
+def messages(request, app, make_user, monkeypatch):
+    """One rendered message of every kind (digests with and without an event, of one and of two notes), in each
+    language: the recipient's (the author's here; an invitation to an address with no account: the event's)."""
+    author = make_user(name="Zoë Łukasiewicz-Ødegård", email="zoe@example.com", timezone="Europe/Warsaw",
+                       language=request.param)
     first = make_user(name="Émile Gaudé-Lefèvre de Saint-Étienne", headline="Étudiant en génie électrique",
                       share_email=True)
     second = make_user(name="王小明", headline="设计实习生")
@@ -44,7 +46,7 @@ def messages(app, make_user, monkeypatch):
         me = db.session.get(User, author.id)
         event = create_event(me, name="Salon de l'emploi d'hiver 2026 — École d'ingénieurs et de design",
                              venue="Grand Hall", starts_at="2026-03-14T10:00", ends_at="2026-03-14T16:00",
-                             timezone="Europe/Warsaw")
+                             timezone="Europe/Warsaw", language=request.param)
         join_event(me, event)
         at_event, _ = save_note(me, db.session.get(User, first.id),
                                 "Émile builds tide-powered lamps; asked how to find a workshop for the winter.",
@@ -110,3 +112,47 @@ def test_the_html_of_every_kind_of_email_passes_the_nu_checker(messages):
     documents = {kind: email.message_from_bytes(message.data, policy=email.policy.default)
                  .get_body(("html",)).get_content() for kind, message in messages.items()}
     assert nu_errors(documents) == []
+
+
+def test_every_kind_of_email_reads_in_the_recipients_language(messages):
+    parsed = {kind: email.message_from_bytes(message.data, policy=email.policy.default)
+              for kind, message in messages.items()}
+    french = any("Bonjour" in p.get_body(("plain",)).get_content() for p in parsed.values())
+    for kind, message in parsed.items():
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        if not french:
+            assert '<html lang="en">' in html, kind
+            continue
+        assert '<html lang="fr">' in html, kind
+        seen = " ".join([str(message["Subject"]), text, re.sub(r"<[^>]+>", " ", html)])
+        seen = " ".join(seen.split())
+        english = sorted(run for run in english_runs() if run in seen)
+        assert english == [], (kind, english)
+
+
+def test_an_invitation_is_in_the_invitees_language_not_the_organizers(app, make_user):
+    organizer = make_user(name="Organizer", email="org@example.com", language="en")
+    make_user(name="Zoé", email="zoe@example.org", language="fr")
+    with app.test_request_context(base_url=app.config["BASE_URL"]):
+        me = db.session.get(User, organizer.id)
+        event = create_event(me, name="Spring Fair", venue="Hall", starts_at="2026-03-14T10:00",
+                             ends_at="2026-03-14T16:00", timezone="America/Montreal")
+        assert event.language == "en"  # the organizer's
+        rows = []
+        for address in ("zoe@example.org", "nobody@example.org"):
+            invitation = Invitation(event_id=event.id, email=address, role="attendee", invited_by=me.id)
+            db.session.add(invitation)
+            db.session.flush()
+            rows.append(Prompt(kind=followups.INVITATION, user_id=None, address=address, invitation_id=invitation.id,
+                               event_id=event.id, due_at=MET, next_attempt_at=MET))
+        db.session.add_all(rows)
+        db.session.flush()
+        to_zoe, to_nobody = (email.message_from_bytes(render_email([row]).data, policy=email.policy.default)
+                             for row in rows)
+        assert str(to_zoe["Subject"]) == "Invitation à « Spring Fair » sur Relbuild"  # (headers fold every space)
+        assert "Vous êtes invité·e à l’événement «\u00a0Spring Fair\u00a0» sur Relbuild, à «\u00a0Hall\u00a0»." in \
+            to_zoe.get_body(("plain",)).get_content()
+        assert "sam. 14 mars 2026, 10 h 00–16 h 00 (America/Montreal)" in to_zoe.get_body(("plain",)).get_content()
+        assert str(to_nobody["Subject"]) == "Invitation to “Spring Fair” on Relbuild"  # no account: the event's
+        db.session.rollback()

@@ -15,7 +15,7 @@ from relbuild.models import Badge, Event, User
 from relbuild.services.badges import SHORT_CODE_ALPHABET
 from relbuild.services.events import join_event
 from tests.perception import MM, camera, framed, ocr, opencv_read, pages, squeeze, text_lines, width_mm, zxing_read
-from tests.test_events import event_id, load, organizer  # noqa: F401  (fixtures)
+from tests.test_events import EVENT, event_id, load, organizer  # noqa: F401  (fixtures)
 
 # A name in each script, with the Tesseract language that reads it: right-to-left Arabic and Hebrew whose
 # letters must join, Devanagari whose conjuncts and vowel signs must be shaped, and CJK from Noto CJK.
@@ -160,3 +160,21 @@ def test_badge_sheets_and_attendee_lists_sort_names_by_collation(app, client, ev
     exported = client.get(f"/events/{event_id}/attendees.csv").data.decode("utf-8-sig").splitlines()[1:]
     assert [line.split(",")[0] for line in exported] == expected
 
+
+
+def test_posters_and_badge_sheets_print_in_the_events_language(app, client, event_id):  # noqa: F811
+    """The organizer reads English; the event is French: the paper is French, read back by Tesseract's French."""
+    attendees(app, event_id, ["Zoé Tremblay"])
+    form = {**EVENT, "language": "fr"}
+    assert client.submit(f"/events/{event_id}/edit", form).status_code == 302
+    poster = pages(client.get(f"/events/{event_id}/poster.pdf").data)[0]
+    seen = squeeze(ocr(poster, "fra"))
+    assert squeeze("Scannez pour participer, puis scannez vos badges entre vous") in seen
+    assert squeeze("ou saisissez le code de l’événement").replace("’", "'") in seen.replace("’", "'")
+    assert "Scantojoin" not in seen
+    sheet = pages(client.get(f"/events/{event_id}/badges.pdf").data)[0]
+    assert "Code " in ocr(sheet, "fra")
+    # Back to English: the same sheets in English, whatever the organizer reads.
+    assert client.submit(f"/events/{event_id}/edit", {**EVENT, "language": "en"}).status_code == 302
+    assert squeeze("Scan to join, then scan each other's badges") in squeeze(
+        ocr(pages(client.get(f"/events/{event_id}/poster.pdf").data)[0]))

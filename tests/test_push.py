@@ -473,3 +473,21 @@ def test_push_only_whose_push_can_never_arrive_is_emailed_after_all(app, client,
     assert [p.status for p in rows(app, Prompt, kind="digest")] == ["sent"]
     send(runner, author.due + timedelta(minutes=5))
     assert len(push_service.received) == 1 and len(mailbox.messages) == 1  # once each, nothing more
+
+
+def test_a_notification_is_in_its_recipients_language(app, client, runner, mailbox, author, push_service):
+    """Ann reads French: the notification's words are French, whatever language the worker runs in."""
+    with app.app_context():
+        db.session.get(User, author.id).language = "fr"
+        db.session.commit()
+    device = Device(push_service.origin + "/push/ann-phone")
+    subscribe(client, device)
+    send(runner, author.due)
+    [request] = push_service.to("/push/ann-phone")
+    message = device.read(request)
+    line, context = message["body"].split("\n")
+    assert line == f"Votre proposition\u00a0: {OFFER}"
+    assert context.startswith("Rencontre le ") and NOTE in context
+    assert [a["title"] for a in message["actions"]] == ["Lui écrire", "Me le rappeler dans une semaine"]
+    assert message["snoozed"] == "Nous vous le rappellerons dans une semaine."
+    assert "subject=Ravi%C2%B7e%20de%20vous%20avoir%20rencontr%C3%A9%C2%B7e" in message["actions"][0]["url"]

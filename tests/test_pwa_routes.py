@@ -11,7 +11,7 @@ def test_service_worker_precaches_the_versioned_shell(client):
     body = response.data.decode()
     version = re.search(r'const VERSION = "([0-9a-f]{12})"', body).group(1)
     assert f"/static/css/app.css?v={asset_version('css/app.css')}" in body
-    assert '"/offline"' in body and "caches.delete" in body
+    assert '"/offline?lang=en"' in body and "caches.delete" in body  # the shell in the reader's language
     assert client.get("/sw.js").data.decode().count(version) == 1  # stable between requests
 
 

@@ -21,6 +21,7 @@ from .badges import issue_badge
 from .errors import RelbuildError
 from .followups import CONFIRM_EMAIL, PASSWORD_RESET, SIGNUP_ATTEMPT, queue_account_email
 from .throttle import release_attempt, reserve_attempt
+from ..i18n import gettext as _
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -39,22 +40,21 @@ def normalize_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise RelbuildError("bad_email", "Enter an email address like name@example.com.", "email")
+        raise RelbuildError("bad_email", _("Enter an email address like name@example.com."), "email")
 
 
 def check_password_policy(password: str, *, email: str = "", name: str = "") -> None:
     """Refuse short, very long and common passwords with a message that says what to do."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise RelbuildError("weak_password", f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+        raise RelbuildError("weak_password", _("Use at least %(min_password_length)s characters.", min_password_length=MIN_PASSWORD_LENGTH), "password")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise RelbuildError("long_password", f"Use at most {MAX_PASSWORD_LENGTH} characters.", "password")
+        raise RelbuildError("long_password", _("Use at most %(max_password_length)s characters.", max_password_length=MAX_PASSWORD_LENGTH), "password")
     lowered = password.lower()
     guessable = {email.lower(), email.split("@")[0].lower(), name.strip().lower()} - {""}
     if lowered in _common_passwords() or lowered in guessable or len(set(password)) < 3:
         raise RelbuildError(
             "common_password",
-            "That password is one of the most common and easy to guess. "
-            "Try a short phrase of three or four words you will remember.",
+            _("That password is one of the most common and easy to guess. Try a short phrase of three or four words you will remember."),
             "password",
         )
 
@@ -68,7 +68,7 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def register_user(name: str, email: str, password: str | None, timezone: str = "UTC", *, confirmed: bool = False,
-                  commit: bool = True) -> User:
+                  commit: bool = True, language: str = "en") -> User:
     """Create an account with its first badge. Raises RelbuildError('email_taken') when the address is in use.
 
     `confirmed`: the person came through a link sent to this address (an invitation), so it is theirs.
@@ -76,30 +76,33 @@ def register_user(name: str, email: str, password: str | None, timezone: str = "
     """
     name = " ".join(name.split())  # one line: it goes into email subjects and badge sheets
     if not name:
-        raise RelbuildError("name_required", "Tell people your name.", "name")
+        raise RelbuildError("name_required", _("Tell people your name."), "name")
     email = normalize_email(email)
     if password is not None:
         check_password_policy(password, email=email, name=name)
     if find_user_by_email(email) is not None:
-        raise RelbuildError("email_taken", "An account exists for this address.", "email")
+        raise RelbuildError("email_taken", _("An account exists for this address."), "email")
     from .profiles import valid_timezone
+
+    from ..i18n import valid_language
 
     user = User(name=name[:80], email=email,
                 password_hash=PASSKEY_ONLY if password is None else hash_password(password),
-                timezone=valid_timezone(timezone), values=[], email_confirmed_at=utcnow() if confirmed else None)
+                timezone=valid_timezone(timezone), values=[], email_confirmed_at=utcnow() if confirmed else None,
+                language=valid_language(language) or "en")
     db.session.add(user)
     try:
         db.session.flush()
     except IntegrityError:  # the same address signed up a moment ago, in another request
         db.session.rollback()
-        raise RelbuildError("email_taken", "An account exists for this address.", "email")
+        raise RelbuildError("email_taken", _("An account exists for this address."), "email")
     issue_badge(user)
     if commit:
         db.session.commit()
     return user
 
 
-def sign_up(name: str, email: str, password: str, timezone: str = "UTC") -> User | None:
+def sign_up(name: str, email: str, password: str, timezone: str = "UTC", language: str = "en") -> User | None:
     """Sign-up as the form does it: the new account, or None when the address is taken.
 
     A new account gets a link to confirm its address. A taken address is never signed in and
@@ -107,7 +110,7 @@ def sign_up(name: str, email: str, password: str, timezone: str = "UTC") -> User
     same password work is spent either way.
     """
     try:
-        user = register_user(name, email, password, timezone)
+        user = register_user(name, email, password, timezone, language=language)
     except RelbuildError as error:
         if error.code != "email_taken":
             raise
@@ -164,12 +167,11 @@ def user_for_reset(token: str) -> User:
     try:
         user = _user_for_token(token, "reset-password", RESET_MAX_AGE)
     except SignatureExpired:
-        raise RelbuildError("reset_expired", "This link has expired: links to reset a password last one hour. "
-                            "Ask for a new one below.", status=410)
+        raise RelbuildError("reset_expired", _("This link has expired: links to reset a password last one hour. Ask for a new one below."), status=410)
     except BadSignature:
-        raise RelbuildError("reset_invalid", "This link is not valid. Ask for a new one below.", status=404)
+        raise RelbuildError("reset_invalid", _("This link is not valid. Ask for a new one below."), status=404)
     if user is None:
-        raise RelbuildError("reset_used", "This link was already used. Ask for a new one if you need to.", status=410)
+        raise RelbuildError("reset_used", _("This link was already used. Ask for a new one if you need to."), status=410)
     return user
 
 
@@ -225,13 +227,13 @@ def confirm_password(user: User, password: str, field: str = "password") -> None
     if not password and recently_reauthenticated(user):
         return
     if user.password_hash == PASSKEY_ONLY:
-        raise RelbuildError("reauth_needed", "Confirm it is you with your passkey first.", field)
+        raise RelbuildError("reauth_needed", _("Confirm it is you with your passkey first."), field)
     try:
         reserve_attempt(user.email)
     except RelbuildError as error:
         raise RelbuildError(error.code, error.message, field, status=error.status) from None
     if not password or not check_password_hash(user.password_hash, password):
-        raise RelbuildError("wrong_password", "That is not your current password.", field)
+        raise RelbuildError("wrong_password", _("That is not your current password."), field)
     release_attempt(user.email)
 
 

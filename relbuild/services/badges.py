@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import Badge, User, utcnow
 from .errors import RelbuildError
+from ..i18n import gettext as _, lazy_gettext as _l
 
 # No 0/O, 1/I/L or U/V pairs: safe to read off a badge and type by hand.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,7 +46,7 @@ def normalize_short_code(raw: str) -> str:
 
 def issue_badge(user: User) -> Badge:
     """Give the user a fresh current badge (the caller commits)."""
-    for _ in range(5):
+    for _attempt in range(5):
         short_code = new_code()
         taken = db.session.scalar(sa.select(Badge.id).where(Badge.short_code == short_code))
         if taken is None:
@@ -77,16 +78,16 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
     badge = db.session.scalar(sa.select(Badge).options(joinedload(Badge.user)).where(Badge.token == token)) \
         if len(token) <= 64 else None
     if badge is None:
-        raise RelbuildError("badge_unknown", "There is no badge with this link.", status=404)
+        raise RelbuildError("badge_unknown", _("There is no badge with this link."), status=404)
     if badge.replaced_at is not None:
         now = now or utcnow()
         offline = met_before is not None and met_before < badge.replaced_at <= now <= badge.replaced_at + OFFLINE_GRACE
         if not offline:
-            raise RelbuildError("badge_replaced", "This badge was replaced by its owner.", status=410)
+            raise RelbuildError("badge_replaced", _("This badge was replaced by its owner."), status=410)
     return badge
 
 
-NEVER_USED = "0, O, 1, I, L and U"
+NEVER_USED = _l("0, O, 1, I, L and U")
 
 
 def code_problem(code: str, what: str = "badge") -> str | None:
@@ -94,11 +95,19 @@ def code_problem(code: str, what: str = "badge") -> str | None:
     strange = sorted({c for c in code if c not in SHORT_CODE_ALPHABET})
     if strange:
         shown = ", ".join(f"“{c}”" for c in strange)
-        return (f"Codes never use {NEVER_USED} (they look too alike), so {shown} cannot be in a {what} code. "
-                f"Check the code against the {'poster' if what == 'event' else 'badge'}: a letter that looks like "
-                "one of these is another character.")
+        if what == "event":
+            return _("Codes never use %(never)s (they look too alike), so %(shown)s cannot be in an event code. "
+                     "Check the code against the poster: a letter that looks like one of these is another character.",
+                     never=NEVER_USED, shown=shown)
+        return _("Codes never use %(never)s (they look too alike), so %(shown)s cannot be in a badge code. "
+                 "Check the code against the badge: a letter that looks like one of these is another character.",
+                 never=NEVER_USED, shown=shown)
     if len(code) != SHORT_CODE_LENGTH:
-        return f"A {what} code has {SHORT_CODE_LENGTH} letters and digits, like K7QM-3XPA; this one has {len(code)}."
+        if what == "event":
+            return _("An event code has %(length)s letters and digits, like K7QM-3XPA; this one has %(count)s.",
+                     length=SHORT_CODE_LENGTH, count=len(code))
+        return _("A badge code has %(length)s letters and digits, like K7QM-3XPA; this one has %(count)s.",
+                 length=SHORT_CODE_LENGTH, count=len(code))
     return None
 
 
@@ -110,7 +119,7 @@ def badge_by_short_code(raw: str) -> Badge:
         raise RelbuildError("bad_code", problem, "code")
     badge = db.session.scalar(sa.select(Badge).where(Badge.short_code == code, Badge.replaced_at.is_(None)))
     if badge is None:
-        raise RelbuildError("code_unknown", "No badge has this code. Check it against the badge and try again.",
+        raise RelbuildError("code_unknown", _("No badge has this code. Check it against the badge and try again."),
                             "code", status=404)
     return badge
 

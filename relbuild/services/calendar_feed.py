@@ -15,6 +15,7 @@ from .errors import RelbuildError
 from .followups import DIGEST, OFFER_CHECK, RECONNECT, REMINDER
 from .links import opaque_id
 from .profiles import profile_url
+from ..i18n import gettext as _, in_language
 
 FEED_KINDS = (DIGEST, OFFER_CHECK, RECONNECT, REMINDER)
 FEED_PAST_DAYS = 7  # a follow-up due last week is still worth seeing
@@ -35,26 +36,31 @@ def disable_feed(user: User) -> None:
 def user_for_feed(token: str) -> User:
     user = db.session.scalar(sa.select(User).where(User.calendar_token == token)) if len(token) <= 64 else None
     if user is None:
-        raise RelbuildError("feed_unknown", "This calendar link was turned off or replaced.", status=404)
+        raise RelbuildError("feed_unknown", _("This calendar link was turned off or replaced."), status=404)
     return user
 
 
 def _summary(kind: str, person: User, note: Note) -> str:
     if kind == OFFER_CHECK and note.offer:
-        return f"Did you do it? {note.offer[:60]} ({person.name})"
+        return _("Did you do it? %(offer)s (%(name)s)", offer=note.offer[:60], name=person.name)
     if kind == DIGEST:
-        return f"Read your note about {person.name}"
-    return f"Follow up with {person.name}"
+        return _("Read your note about %(name)s", name=person.name)
+    return _("Follow up with %(name)s", name=person.name)
 
 
 def feed_ics(user: User, now: datetime | None = None) -> bytes:
-    """The user's open follow-ups from the past week on, as an iCalendar file."""
+    """The user's open follow-ups from the past week on, as an iCalendar file in the user's language."""
+    with in_language(user.language):  # a calendar app asks, not the person: their saved language decides
+        return _feed_ics(user, now)
+
+
+def _feed_ics(user: User, now: datetime | None = None) -> bytes:
     now = now or utcnow()
     base = current_app.config["BASE_URL"]
     calendar = Calendar()
     calendar.add("prodid", "-//Relbuild//Follow-ups//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", "Relbuild follow-ups")
+    calendar.add("x-wr-calname", _("Relbuild follow-ups"))
     rows = db.session.execute(
         sa.select(Prompt, Note, User).join(Note, Note.id == Prompt.note_id).join(User, User.id == Note.subject_id)
         .where(Prompt.user_id == user.id, Prompt.kind.in_(FEED_KINDS), Prompt.action.is_(None),

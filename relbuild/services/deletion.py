@@ -11,6 +11,7 @@ from .errors import RelbuildError
 from .followups import OFFER_CHECK, RECONNECT, REMINDER
 from .imports import forget_address as forget_in_imports
 from .invitations import forget_address as forget_invitations
+from ..i18n import gettext as _
 
 CONFIRM_WORD = "DELETE"
 DELETED_NAME = "Deleted account"
@@ -27,7 +28,7 @@ def delete_account(user: User, password: str, confirm: str) -> None:
     """
     confirm_password(user, password)
     if confirm.strip().upper() != CONFIRM_WORD:
-        raise RelbuildError("confirm_delete", f"Type {CONFIRM_WORD} to confirm.", "confirm")
+        raise RelbuildError("confirm_delete", _("Type %(confirm_word)s to confirm.", confirm_word=CONFIRM_WORD), "confirm")
     about_me = sa.select(Note.id).where(Note.subject_id == user.id).scalar_subquery()
     db.session.execute(sa.update(Prompt).where(Prompt.note_id.in_(about_me), Prompt.status == "pending",
                                                Prompt.kind.in_((OFFER_CHECK, RECONNECT, REMINDER)))

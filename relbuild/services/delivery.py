@@ -29,7 +29,8 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
 from ..models import Invitation, Note, Prompt, User, WorkerPass, utcnow
-from .accounts import reset_token
+from ..i18n import format_moment, gettext as _, in_language, ngettext
+from .accounts import find_user_by_email, reset_token
 from .events import event_when
 from .followups import (ACCOUNT_KINDS, CONFIRM_EMAIL, DIGEST, EMAIL_CHANGED, INVITATION, PASSWORD_RESET,
                         SIGNUP_ATTEMPT, local_date)
@@ -123,19 +124,37 @@ def write_link(note: Note, author: User) -> str:
     if not person.share_email:
         return profile_url(person)
     first = person.name.split()[0] if person.name.split() else person.name
-    where = f" at {note.event.name}" if note.event is not None else ""
-    lines = [f"Hi {first},", "",
-             f"It was good to meet you{where} on {local_date(author, note.met_at):%A %-d %B}.", "", "", "",
-             "Best,", author.name.split()[0] if author.name.split() else author.name]
-    subject = f"Great to meet you{where}"
+    day = format_moment(local_date(author, note.met_at), "day")
+    if note.event is not None:
+        met = _("It was good to meet you at %(event)s on %(day)s.", event=note.event.name, day=day)
+        subject = _("Great to meet you at %(event)s", event=note.event.name)
+    else:
+        met = _("It was good to meet you on %(day)s.", day=day)
+        subject = _("Great to meet you")
+    lines = [_("Hi %(name)s,", name=first), "", met, "", "", "",
+             _("Best,"), author.name.split()[0] if author.name.split() else author.name]
     return f"mailto:{quote(person.email)}?subject={quote(subject)}&body={quote(chr(10).join(lines))}"
 
 
 def render_email(prompts: list[Prompt]):
-    """The email for one prompt, or for one digest group; the notes as they are now."""
+    """The email for one prompt, or for one digest group; the notes as they are now, in the recipient's language."""
     first = prompts[0]
-    if first.kind in ACCOUNT_EMAILS:
-        return ACCOUNT_EMAILS[first.kind](first)
+    with in_language(recipient_language(first)):
+        if first.kind in ACCOUNT_EMAILS:
+            return ACCOUNT_EMAILS[first.kind](first)
+        return _render_prompt(prompts)
+
+
+def recipient_language(prompt: Prompt) -> str:
+    """The language the email's reader chose; for an invitation to an address with no account, the event's."""
+    if prompt.kind == INVITATION and prompt.invitation is not None:
+        invitee = find_user_by_email(prompt.address or prompt.invitation.email)
+        return invitee.language if invitee is not None else prompt.invitation.event.language
+    return prompt.user.language if prompt.user is not None else "en"
+
+
+def _render_prompt(prompts: list[Prompt]):
+    first = prompts[0]
     user: User = first.user
     items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
               "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
@@ -143,23 +162,25 @@ def render_email(prompts: list[Prompt]):
              for p in prompts]
     unsubscribe = url_for("followups.unsubscribe", token=unsubscribe_token(user.public_id), _external=True)
     names = [item["person"].name for item in items]
-    who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+    who = names[0] if len(names) == 1 else ngettext("%(name)s and %(num)d more", "%(name)s and %(num)d more",
+                                                    len(names) - 1, name=names[0])
     event = first.note.event if first.kind == DIGEST else None
     day = local_date(user, first.note.met_at) if first.kind == DIGEST else None
     if event is not None:  # the event's name is an organizer's words: quoted, never the whole subject
-        subject = f"Your notes from “{event.name}”: {who}"
+        subject = _("Your notes from “%(event)s”: %(who)s", event=event.name, who=who)
         message_id = f"<digest.{user.public_id}.event-{event.id}@{mail_domain()}>"
     elif day is not None:
-        subject = f"Your notes from {day:%A %-d %B}: {who}"
+        subject = _("Your notes from %(day)s: %(who)s", day=format_moment(day, "day"), who=who)
         message_id = f"<digest.{user.public_id}.{day.isoformat()}@{mail_domain()}>"
     else:
         subject = {
-            "offer_check": f"You offered to help {names[0]} — did you?",
-            "reconnect": f"How is it going with {names[0]}?",
-            "reminder": f"Reminder: follow up with {names[0]}",
+            "offer_check": _("You offered to help %(name)s — did you?", name=names[0]),
+            "reconnect": _("How is it going with %(name)s?", name=names[0]),
+            "reminder": _("Reminder: follow up with %(name)s", name=names[0]),
         }[first.kind]
         message_id = f"<prompt.{opaque_id('prompt', first.id)}@{mail_domain()}>"
-    context = {"user": user, "items": items, "kind": first.kind, "day": day, "event": event,
+    context = {"user": user, "items": items, "kind": first.kind, "day": format_moment(day, "day") if day else None,
+               "event": event,
                "unsubscribe": unsubscribe, "followups": url_for("followups.index", _external=True)}
     return build_message(
         to=user.email, subject=subject, message_id=message_id,
@@ -188,23 +209,33 @@ def render_invitation(prompt: Prompt):
     """
     invitation = prompt.invitation
     event = invitation.event
-    role = "to be an organizer of" if invitation.role == "organizer" else "to"
+    organizer = invitation.role == "organizer"
+    if organizer and event.venue:
+        invited = _("You are invited to be an organizer of the event “%(name)s” on Relbuild, at “%(venue)s”.",
+                    name=event.name, venue=event.venue)
+    elif organizer:
+        invited = _("You are invited to be an organizer of the event “%(name)s” on Relbuild.", name=event.name)
+    elif event.venue:
+        invited = _("You are invited to the event “%(name)s” on Relbuild, at “%(venue)s”.", name=event.name,
+                    venue=event.venue)
+    else:
+        invited = _("You are invited to the event “%(name)s” on Relbuild.", name=event.name)
     return _account_email(
-        prompt, f"Invitation to “{event.name}” on Relbuild", "invitation", invitation=invitation, event=event,
-        when=event_when(event), role=role, inviter=invitation.inviter,
+        prompt, _("Invitation to “%(event)s” on Relbuild", event=event.name), "invitation", invitation=invitation,
+        event=event, when=event_when(event), invited=invited, inviter=invitation.inviter,
         answer=url_for("invitations.show", token=invitation_token(invitation), _external=True))
 
 
 def render_password_reset(prompt: Prompt):
     """A link to choose a new password; it lasts an hour and works once."""
-    return _account_email(prompt, "Reset your Relbuild password", "password_reset",
+    return _account_email(prompt, _("Reset your Relbuild password"), "password_reset",
                           reset=url_for("auth.reset_password", token=reset_token(prompt.user), _external=True))
 
 
 def render_confirmation(prompt: Prompt):
     """A link that confirms the address it was sent to (after sign-up, or to move the account there)."""
     to = prompt.address or prompt.user.email
-    return _account_email(prompt, "Confirm your email address for Relbuild", "confirm_email",
+    return _account_email(prompt, _("Confirm your email address for Relbuild"), "confirm_email",
                           change=to != prompt.user.email,
                           confirm=url_for("verification.confirm", token=confirmation_token(prompt.user, to),
                                           _external=True))
@@ -212,13 +243,13 @@ def render_confirmation(prompt: Prompt):
 
 def render_email_changed(prompt: Prompt):
     """To the old address: the account moved to another one."""
-    return _account_email(prompt, "Your Relbuild email address was changed", "email_changed",
+    return _account_email(prompt, _("Your Relbuild email address was changed"), "email_changed",
                           new=prompt.user.email)
 
 
 def render_signup_attempt(prompt: Prompt):
     """To an account's address: someone tried to sign up with it (the sign-up page said nothing more)."""
-    return _account_email(prompt, "You already have a Relbuild account", "signup_attempt",
+    return _account_email(prompt, _("You already have a Relbuild account"), "signup_attempt",
                           login=url_for("auth.login", _external=True),
                           reset=url_for("auth.reset_password", token=reset_token(prompt.user), _external=True))
 

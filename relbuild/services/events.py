@@ -13,6 +13,7 @@ from ..models import Badge, Event, EventAttendee, EventOrganizer, User
 from .accounts import normalize_email
 from .badges import code_problem, new_code, normalize_short_code
 from .collation import sorted_by_name
+from ..i18n import format_moment, gettext as _
 from .errors import RelbuildError
 from .invitations import ORGANIZER, invite
 from .profiles import timezone_names, zone
@@ -27,10 +28,10 @@ def _parse_local(value: str, tz: str, field: str) -> datetime:
     try:
         local = datetime.strptime((value or "").strip(), LOCAL_FORMAT)
     except ValueError:
-        raise RelbuildError("bad_time", "Pick a date and time, like 2026-03-14T10:00.", field)
+        raise RelbuildError("bad_time", _("Pick a date and time, like 2026-03-14T10:00."), field)
     # Year 1 or 9999 would be stored, then overflow when shown in a time zone a few hours away.
     if not FIRST_YEAR <= local.year <= LAST_YEAR:
-        raise RelbuildError("bad_year", f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}.", field)
+        raise RelbuildError("bad_year", _("Pick a date between %(first_year)s and %(last_year)s.", first_year=FIRST_YEAR, last_year=LAST_YEAR), field)
     return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -51,40 +52,48 @@ def _refuse_links(text: str, field: str, what: str) -> None:
     # NFKC folds look-alikes (full-width letters and dots, ideographic full stops) into the ASCII they render as.
     folded = unicodedata.normalize("NFKC", text).replace("\u3002", ".").replace("\uff61", ".")
     if LINK_LIKE.search(folded):
-        raise RelbuildError("link_in_text", f"The {what} cannot contain a web address, an email address or a "
-                            "domain name: it goes into invitation emails.", field)
+        raise RelbuildError("link_in_text", _("The %(what)s cannot contain a web address, an email address or a domain name: it goes into invitation emails.", what=what), field)
 
 
 def _check(name: str, venue: str, starts_at: str, ends_at: str, tz: str) -> dict:
     name = " ".join((name or "").split())
     if not name:
-        raise RelbuildError("name_required", "Give the event a name.", "name")
+        raise RelbuildError("name_required", _("Give the event a name."), "name")
     if len(name) > 120:
-        raise RelbuildError("name_too_long", "Keep the name under 120 characters.", "name")
+        raise RelbuildError("name_too_long", _("Keep the name under 120 characters."), "name")
     _refuse_links(name, "name", "event name")
     venue = " ".join((venue or "").split())[:200]
     _refuse_links(venue, "venue", "venue")
     tz = (tz or "").strip()
     if tz not in timezone_names():
-        raise RelbuildError("bad_timezone", "Pick the event's time zone from the list.", "timezone")
+        raise RelbuildError("bad_timezone", _("Pick the event's time zone from the list."), "timezone")
     start = _parse_local(starts_at, tz, "starts_at")
     end = _parse_local(ends_at, tz, "ends_at")
     if end <= start:
-        raise RelbuildError("ends_before_start", "The end must be after the start.", "ends_at")
+        raise RelbuildError("ends_before_start", _("The end must be after the start."), "ends_at")
     if end - start > timedelta(days=MAX_DAYS):
-        raise RelbuildError("too_long", f"An event can last at most {MAX_DAYS} days.", "ends_at")
+        raise RelbuildError("too_long", _("An event can last at most %(max_days)s days.", max_days=MAX_DAYS), "ends_at")
     return {"name": name, "venue": venue, "starts_at": start, "ends_at": end, "timezone": tz}
 
 
+def _language(code: str | None, default: str) -> str:
+    from ..i18n import valid_language
+
+    if code and valid_language(code) != code:
+        raise RelbuildError("bad_language", _("Pick a language from the list."), "language")
+    return code or default
+
+
 def create_event(organizer: User, *, name: str, venue: str, starts_at: str, ends_at: str, timezone: str,
-                 description: str = "") -> Event:
+                 description: str = "", language: str | None = None) -> Event:
     """Create an event; its creator is its first organizer."""
     fields = _check(name, venue, starts_at, ends_at, timezone)
-    for _ in range(5):
+    for _attempt in range(5):
         code = new_code()
         if db.session.scalar(sa.select(Event.id).where(Event.join_code == code)) is None:
             break
-    event = Event(join_code=code, description=(description or "").strip()[:2000], **fields)
+    event = Event(join_code=code, description=(description or "").strip()[:2000],
+                  language=_language(language, organizer.language), **fields)
     db.session.add(event)
     db.session.flush()
     db.session.add(EventOrganizer(event_id=event.id, user_id=organizer.id))
@@ -93,9 +102,10 @@ def create_event(organizer: User, *, name: str, venue: str, starts_at: str, ends
 
 
 def update_event(event: Event, *, name: str, venue: str, starts_at: str, ends_at: str, timezone: str,
-                 description: str = "") -> Event:
+                 description: str = "", language: str | None = None) -> Event:
     for key, value in _check(name, venue, starts_at, ends_at, timezone).items():
         setattr(event, key, value)
+    event.language = _language(language, event.language)
     event.description = (description or "").strip()[:2000]
     db.session.commit()
     return event
@@ -111,14 +121,14 @@ def event_for(user: User, event_id: int, *, organizer: bool = False) -> Event:
     """An event the user may see: attendees and organizers; organizer pages need `organizer=True`."""
     event = db.session.get(Event, event_id)
     if event is None:
-        raise RelbuildError("event_unknown", "There is no such event.", status=404)
+        raise RelbuildError("event_unknown", _("There is no such event."), status=404)
     if is_organizer(user, event):
         return event
     joined = has_joined(user, event)
     if organizer and joined:
-        raise RelbuildError("not_organizer", "Only the event's organizers can open this page.", status=403)
+        raise RelbuildError("not_organizer", _("Only the event's organizers can open this page."), status=403)
     if organizer or not joined:  # to a stranger, an event they never joined does not exist
-        raise RelbuildError("event_unknown", "There is no such event.", status=404)
+        raise RelbuildError("event_unknown", _("There is no such event."), status=404)
     return event
 
 
@@ -129,7 +139,7 @@ def event_by_code(raw: str) -> Event:
         raise RelbuildError("bad_code", problem, "code", status=404)
     event = db.session.scalar(sa.select(Event).where(Event.join_code == code))
     if event is None:
-        raise RelbuildError("event_unknown", "No event has this code. Check it against the poster.", "code",
+        raise RelbuildError("event_unknown", _("No event has this code. Check it against the poster."), "code",
                             status=404)
     return event
 
@@ -195,8 +205,9 @@ def local_input(event: Event, moment: datetime) -> str:
 def event_when(event: Event, viewer: User | None = None) -> str:
     """'Sat 14 Mar 2026, 10:00–16:00 (Europe/Berlin)' in the viewer's zone (the event's for visitors)."""
     start, end = local(event, event.starts_at, viewer), local(event, event.ends_at, viewer)
-    until = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%a %-d %b %Y, %H:%M")
-    return f"{start:%a %-d %b %Y, %H:%M}–{until} ({start.tzinfo.key})"
+    until = format_moment(end, "time") if start.date() == end.date() else format_moment(end, "weekday_date_time")
+    return _("%(start)s–%(end)s (%(zone)s)", start=format_moment(start, "weekday_date_time"), end=until,
+             zone=start.tzinfo.key)
 
 
 def attendee_badges(event: Event, public_ids: set[str] | None = None) -> list[tuple[str, str, str, str]]:

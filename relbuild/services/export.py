@@ -11,21 +11,23 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..i18n import gettext as _, in_language
 from ..models import Event, EventAttendee, EventOrganizer, Note, NoteWrite, Passkey, Prompt, User, utcnow
 from .badges import badge_url
 from .notes import connected_with_me
 from .profiles import profile_url
 from .spreadsheets import csv_text
 
-README = """Your Relbuild data, exported {when} (UTC).
-
-profile.json   your profile and settings
-notes.json     every note you wrote, with its offer and earlier versions
-prompts.json   the follow-up prompts made from your notes, and what you did about them
-events.json    events you joined or organize
-people.csv     everyone you met: your note and offer, and people who connected with you
-contacts/      a vCard for each person who shares their email with their connections
-"""
+def readme(when: str) -> str:
+    """The export's README.txt in the reader's language (file and column names stay as they are: programs read them)."""
+    lines = [_("Your Relbuild data, exported %(when)s (UTC).", when=when), "",
+             "profile.json   " + _("your profile and settings"),
+             "notes.json     " + _("every note you wrote, with its offer and earlier versions"),
+             "prompts.json   " + _("the follow-up prompts made from your notes, and what you did about them"),
+             "events.json    " + _("events you joined or organize"),
+             "people.csv     " + _("everyone you met: your note and offer, and people who connected with you"),
+             "contacts/      " + _("a vCard for each person who shares their email with their connections"), ""]
+    return "\n".join(lines)
 
 
 def _json(data) -> str:
@@ -167,7 +169,8 @@ def export_zip(user: User) -> bytes:
     connected = connected_with_me(user)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("README.txt", README.format(when=f"{utcnow():%Y-%m-%d %H:%M}"))
+        with in_language(user.language):
+            archive.writestr("README.txt", readme(f"{utcnow():%Y-%m-%d %H:%M}"))
         archive.writestr("profile.json", _json(_profile(user)))
         archive.writestr("notes.json", _json([_note_json(n, p, e, history.get(n.id, [])) for n, p, e in notes]))
         archive.writestr("prompts.json", _json(_prompts(user)))

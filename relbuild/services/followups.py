@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import Event, Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .profiles import zone
+from ..i18n import gettext as _
 
 DIGEST, OFFER_CHECK, RECONNECT, REMINDER = "digest", "offer_check", "reconnect", "reminder"
 INVITATION, PASSWORD_RESET = "invitation", "password_reset"
@@ -167,7 +168,7 @@ def prompt_by_id(prompt_id: int, owner: User | None = None) -> Prompt:
     """A prompt (only the owner's, when one is given: others' prompts do not exist for them)."""
     prompt = db.session.get(Prompt, prompt_id)
     if prompt is None or (owner is not None and prompt.user_id != owner.id):
-        raise RelbuildError("prompt_unknown", "That follow-up is not here any more.", status=404)
+        raise RelbuildError("prompt_unknown", _("That follow-up is not here any more."), status=404)
     return prompt
 
 
@@ -193,7 +194,7 @@ def followups_for(user: User, now: datetime | None = None, upcoming_limit: int =
 def update_settings(user: User, *, email_prompts: bool, prompt_hour: int, channel: str | None = None) -> None:
     """Turn prompt emails on or off, choose email and/or notifications, move pending prompts to the chosen hour."""
     if not 0 <= prompt_hour <= 23:
-        raise RelbuildError("bad_hour", "Pick an hour between 0 and 23.", "prompt_hour")
+        raise RelbuildError("bad_hour", _("Pick an hour between 0 and 23."), "prompt_hour")
     if channel is not None:
         from .push import set_channel
 

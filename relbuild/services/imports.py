@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import AttendeeImport, Event, User, utcnow
 from .errors import RelbuildError
 from .invitations import ATTENDING, INVITE, INVITED, invite, plan
+from ..i18n import gettext as _, number
 
 MAX_ROWS = 20_000
 PREVIEW_LIFETIME = timedelta(days=1)
@@ -29,7 +30,7 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
         return text.replace("\x00", "")  # never meant in a CSV, and PostgreSQL keeps no NUL in text
-    raise RelbuildError("bad_encoding", "Save the file as CSV (UTF-8) and upload it again.", "file")
+    raise RelbuildError("bad_encoding", _("Save the file as CSV (UTF-8) and upload it again."), "file")
 
 
 def _read(reader) -> Iterator[list[str]]:
@@ -37,8 +38,7 @@ def _read(reader) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as error:  # e.g. a cell longer than the csv module allows
-        raise RelbuildError("bad_csv", f"Line {reader.line_num} could not be read ({error}). Save the file as CSV "
-                            "(UTF-8) and upload it again.", "file")
+        raise RelbuildError("bad_csv", _("Line %(line_num)s could not be read (%(error)s). Save the file as CSV (UTF-8) and upload it again.", line_num=reader.line_num, error=error), "file")
 
 
 def _email(raw: str) -> str | None:
@@ -58,15 +58,14 @@ def parse_rows(data: bytes) -> list[dict]:
     reader = _read(csv.reader(io.StringIO(text), dialect))
     header = [h.strip().lower() for h in next(reader, [])]
     if "name" not in header or "email" not in header:
-        raise RelbuildError("bad_header", "The first line must name the columns: name,email (and headline if you "
-                            "have it).", "file")
+        raise RelbuildError("bad_header", _("The first line must name the columns: name,email (and headline if you have it)."), "file")
     column = {name: header.index(name) for name in ("name", "email", "headline") if name in header}
     rows, seen = [], {}
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
         if len(rows) >= MAX_ROWS:
-            raise RelbuildError("too_many_rows", f"Import at most {MAX_ROWS:,} people at a time.", "file")
+            raise RelbuildError("too_many_rows", _("Import at most %(max_rows)s people at a time.", max_rows=number(MAX_ROWS)), "file")
 
         def cell(name):
             index = column.get(name)
@@ -75,22 +74,22 @@ def parse_rows(data: bytes) -> list[dict]:
         name, raw_email, headline = " ".join(cell("name").split()), cell("email"), cell("headline")
         problems = []
         if not name:
-            problems.append("missing name")
+            problems.append(_("missing name"))
         elif len(name) > 80:
-            problems.append("name longer than 80 characters")
+            problems.append(_("name longer than 80 characters"))
         email = _email(raw_email) if raw_email else None
         if not raw_email:
-            problems.append("missing email")
+            problems.append(_("missing email"))
         elif email is None:
-            problems.append(f"“{raw_email[:60]}” is not an email address")
+            problems.append(_("“%(address)s” is not an email address", address=raw_email[:60]))
         elif email in seen:
-            problems.append(f"duplicate of line {seen[email]}")
+            problems.append(_("duplicate of line %(line)s", line=seen[email]))
         else:
             seen[email] = line
         rows.append({"line": line, "name": name, "email": email or raw_email[:254], "headline": headline[:120],
                      "problems": problems})
     if not rows:
-        raise RelbuildError("empty", "The file has no attendees under its header line.", "file")
+        raise RelbuildError("empty", _("The file has no attendees under its header line."), "file")
     return rows
 
 
@@ -140,9 +139,9 @@ def import_for(event: Event, import_id: str, now: datetime | None = None) -> Att
     now = now or utcnow()
     batch = db.session.get(AttendeeImport, import_id) if len(import_id) <= 36 else None
     if batch is None or batch.event_id != event.id:
-        raise RelbuildError("import_unknown", "That import is not here any more. Upload the file again.", status=404)
+        raise RelbuildError("import_unknown", _("That import is not here any more. Upload the file again."), status=404)
     if batch.finished_at is None and batch.created_at < now - PREVIEW_LIFETIME:
-        raise RelbuildError("import_expired", "This preview is more than a day old. Upload the file again.",
+        raise RelbuildError("import_expired", _("This preview is more than a day old. Upload the file again."),
                             status=410)
     return batch
 

@@ -19,6 +19,7 @@ from ..models import Event, EventAttendee, EventOrganizer, Invitation, User, utc
 from .errors import RelbuildError
 from .followups import INVITATION, queue_account_email
 from .verification import is_confirmed, mark_confirmed
+from ..i18n import gettext as _, number
 
 ATTENDEE, ORGANIZER = "attendee", "organizer"
 INVITE, INVITED, ATTENDING = "invite", "invited", "attending"  # what inviting an address would do
@@ -34,8 +35,7 @@ def limits() -> tuple[int, int]:
 def require_confirmed(organizer: User) -> None:
     """Only an organizer whose own address is confirmed may send invitations."""
     if not is_confirmed(organizer):
-        raise RelbuildError("unconfirmed_organizer", "Confirm your email address before you invite anyone: open "
-                            "the link we sent you, or ask for a new one on your account page.", status=403)
+        raise RelbuildError("unconfirmed_organizer", _("Confirm your email address before you invite anyone: open the link we sent you, or ask for a new one on your account page."), status=403)
 
 
 def invitations_left(organizer: User, event: Event, now: datetime | None = None) -> int:
@@ -91,8 +91,7 @@ def invite(event: Event, organizer: User, people: list[dict], role: str = ATTEND
         per_day, per_event = limits()
         raise RelbuildError(
             "too_many_invitations",
-            f"That is {len(fresh):,} invitations, and you can send {left:,} more now (at most {per_day:,} in "
-            f"24 hours, and {per_event:,} for one event). Send the rest later, or ask another organizer.",
+            _("That is %(count)s invitations, and you can send %(left)s more now (at most %(per_day)s in 24 hours, and %(per_event)s for one event). Send the rest later, or ask another organizer.", count=number(len(fresh)), left=number(left), per_day=number(per_day), per_event=number(per_event)),
             status=429)
     invitations = [Invitation(event_id=event.id, email=person["email"], name=person.get("name", "")[:80],
                               headline=person.get("headline", "")[:120], role=role, invited_by=organizer.id,
@@ -118,14 +117,13 @@ def invitation_for_token(token: str) -> Invitation:
     try:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
     except SignatureExpired:
-        raise RelbuildError("invitation_expired", "This invitation has expired. Ask the organizer to invite you "
-                            "again, or join with the event's code.", status=410)
+        raise RelbuildError("invitation_expired", _("This invitation has expired. Ask the organizer to invite you again, or join with the event's code."), status=410)
     except BadSignature:
-        raise RelbuildError("invitation_invalid", "This invitation link is not valid.", status=404)
+        raise RelbuildError("invitation_invalid", _("This invitation link is not valid."), status=404)
     invitation = db.session.get(Invitation, data.get("i")) if isinstance(data, dict) and \
         isinstance(data.get("i"), int) else None
     if invitation is None or invitation.email != data.get("e"):
-        raise RelbuildError("invitation_gone", "This invitation was withdrawn.", status=410)
+        raise RelbuildError("invitation_gone", _("This invitation was withdrawn."), status=410)
     return invitation
 
 
@@ -133,7 +131,7 @@ def invitation_for(user: User, invitation_id: int) -> Invitation:
     """An invitation to the user's confirmed address, for answering it in the app."""
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or not is_confirmed(user) or invitation.email != user.email:
-        raise RelbuildError("invitation_unknown", "There is no such invitation.", status=404)
+        raise RelbuildError("invitation_unknown", _("There is no such invitation."), status=404)
     return invitation
 
 

@@ -8,6 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from .errors import RelbuildError
+from ..i18n import gettext as _
 
 ACTION_MAX_AGE = 60 * 24 * 3600  # prompt links work for 60 days
 ACTIONS = ("done", "snooze")
@@ -26,13 +27,13 @@ def read_action_token(token: str) -> tuple[int, str]:
     try:
         data = _timed("prompt-action").loads(token, max_age=ACTION_MAX_AGE)
     except SignatureExpired:
-        raise RelbuildError("link_expired", "This link has expired. Open Relbuild to see your follow-ups.",
+        raise RelbuildError("link_expired", _("This link has expired. Open Relbuild to see your follow-ups."),
                             status=410)
     except BadSignature:
-        raise RelbuildError("link_invalid", "This link is not valid. Open Relbuild to see your follow-ups.",
+        raise RelbuildError("link_invalid", _("This link is not valid. Open Relbuild to see your follow-ups."),
                             status=404)
     if not isinstance(data, dict) or data.get("a") not in ACTIONS or not isinstance(data.get("p"), int):
-        raise RelbuildError("link_invalid", "This link is not valid.", status=404)
+        raise RelbuildError("link_invalid", _("This link is not valid."), status=404)
     return data["p"], data["a"]
 
 
@@ -45,7 +46,7 @@ def read_unsubscribe_token(token: str) -> str:
     try:
         return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").loads(token)
     except BadSignature:
-        raise RelbuildError("link_invalid", "This unsubscribe link is not valid.", status=404)
+        raise RelbuildError("link_invalid", _("This unsubscribe link is not valid."), status=404)
 
 
 def opaque_id(kind: str, number: int) -> str:

@@ -16,6 +16,7 @@ from ..models import Badge, Event, EventAttendee, Note, NoteWrite, Prompt, User,
 from .errors import RelbuildError
 from .events import TAG_GRACE
 from .followups import OFFER_CHECK, CANCEL_OFFER_CHECK, new_note_prompts, offer_check_prompt
+from ..i18n import gettext as _, number
 
 BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
 SPECIFIC_WORDS = 6
@@ -24,6 +25,12 @@ VAGUE_PHRASES = (
     "good conversation", "nice conversation", "nice person", "nice guy", "nice girl", "great person",
     "good person", "cool person", "cool guy", "interesting person", "nice to meet", "nice meeting",
     "great to meet", "good to meet", "lovely chat", "smart person",
+    # French: the same small talk, so the coaching works for notes written in French too.
+    "super discussion", "bonne discussion", "belle discussion", "chouette discussion", "discussion sympa",
+    "discussion intéressante", "super conversation", "bonne conversation", "conversation sympa", "super échange",
+    "bon échange", "bel échange", "personne sympa", "personne intéressante", "personne géniale", "super personne",
+    "gars sympa", "fille sympa", "très sympa", "super rencontre", "belle rencontre", "ravi de rencontrer",
+    "ravie de rencontrer", "contente de rencontrer", "content de rencontrer",
 )
 
 
@@ -33,8 +40,8 @@ def coach_note(body: str) -> str | None:
     lowered = " ".join(w.lower() for w in words)
     vague = any(phrase in lowered for phrase in VAGUE_PHRASES)
     if len(words) < SPECIFIC_WORDS or (vague and len(words) < 2 * SPECIFIC_WORDS):
-        return ("Future you will thank you for one specific detail: a project they mentioned, "
-                "a question they asked, or what surprised you.")
+        return _("Future you will thank you for one specific detail: a project they mentioned, "
+                 "a question they asked, or what surprised you.")
     return None
 
 
@@ -42,11 +49,11 @@ def _check(body: str, offer: str) -> tuple[str, str]:
     body, offer = (body or "").strip(), (offer or "").strip()
     if len(body) < BODY_MIN:
         raise RelbuildError("body_too_short",
-                            f"Write at least {BODY_MIN} characters: what did you talk about, what stood out?", "body")
+                            _("Write at least %(body_min)s characters: what did you talk about, what stood out?", body_min=BODY_MIN), "body")
     if len(body) > BODY_MAX:
-        raise RelbuildError("body_too_long", f"Keep the note under {BODY_MAX:,} characters.", "body")
+        raise RelbuildError("body_too_long", _("Keep the note under %(body_max)s characters.", body_max=number(BODY_MAX)), "body")
     if len(offer) > OFFER_MAX:
-        raise RelbuildError("offer_too_long", f"Keep the offer under {OFFER_MAX} characters.", "offer")
+        raise RelbuildError("offer_too_long", _("Keep the offer under %(offer_max)s characters.", offer_max=OFFER_MAX), "offer")
     return body, offer
 
 
@@ -96,7 +103,7 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
     the later write wins and the text it replaced is kept in the note's history.
     """
     if author.id == subject.id:
-        raise RelbuildError("own_badge", "This is your own badge: keep notes about the people you meet.")
+        raise RelbuildError("own_badge", _("This is your own badge: keep notes about the people you meet."))
     saved = write_note(author, subject.id, body, offer, met_at=met_at, write_id=write_id)
     # The write went around the ORM: refresh a copy of the note this session may already hold.
     return db.session.get(Note, saved.id, populate_existing=True), saved.created
@@ -127,7 +134,7 @@ def write_note(author: User, subject_id: int, body: str, offer: str = "", *, met
     body, offer = _check(body, offer)
     replayable = replayable and write_id is not None
     write_id = write_id or new_uuid()
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             return _write(author, subject_id, body, offer, met_at, write_id, current, replayable)
         except IntegrityError:
@@ -135,7 +142,7 @@ def write_note(author: User, subject_id: int, body: str, offer: str = "", *, met
             # person) committed first; the second try sees it and becomes a replay or an edit.
             db.session.rollback()
             current = _UNREAD
-    raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+    raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
 
 
 def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetime | None, write_id: str,
@@ -146,7 +153,7 @@ def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetim
         earlier = connection.execute(_BY_WRITE, {"write_id": write_id}).first()
         if earlier is not None:
             if (earlier.author_id, earlier.subject_id) != (author.id, subject_id):
-                raise RelbuildError("write_conflict", "This note id is already used for something else.", status=409)
+                raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
             current, replay = earlier, True
     if current is _UNREAD:
         current = connection.execute(_BY_PAIR, {"author": author.id, "subject": subject_id}).first()
@@ -242,4 +249,4 @@ def person_for(viewer: User, public_id: str) -> User:
             sa.and_(Note.author_id == person.id, Note.subject_id == viewer.id))))
         if linked:
             return person
-    raise RelbuildError("person_unknown", "You have no connection with this person yet.", status=404)
+    raise RelbuildError("person_unknown", _("You have no connection with this person yet."), status=404)

@@ -70,7 +70,9 @@ class Outcomes:
 
     def share(self, part: str) -> str:
         notes = self.figures.get("notes", 0)
-        return f"{round(100 * self.figures[part] / notes)}%" if notes else "–"
+        from ..i18n import percent
+
+        return percent(round(self.figures[part] / notes, 2)) if notes else "–"
 
 
 def stage_times(event: Event) -> list[tuple[str, datetime]]:
@@ -159,7 +161,9 @@ def people_per_hour(event: Event) -> list[tuple[str, int]]:
         if hour in slots:
             slots[hour].add(author_id)
     one_day = (end - start) < timedelta(days=1)
-    return [(f"{hour:%H}" if one_day else f"{hour:%a %H}", len(people)) for hour, people in slots.items()]
+    from ..i18n import format_moment
+
+    return [(format_moment(hour, "hour" if one_day else "weekday_hour"), len(people)) for hour, people in slots.items()]
 
 
 def attendee_rows(event: Event) -> list[tuple[User, datetime]]:

@@ -38,6 +38,7 @@ from .accounts import (DELETED, PASSKEY_ONLY, UNCLAIMED, confirm_password, find_
                        register_user)
 from .errors import RelbuildError
 from .followups import CONFIRM_EMAIL, SIGNUP_ATTEMPT, queue_account_email
+from ..i18n import gettext as _
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 CEREMONY_TIMEOUT_MS = 120_000
@@ -74,13 +75,14 @@ def unavailable_reason() -> str | None:
         pass
     else:
         port = f":{parts.port}" if parts.port else ""
-        return (f"Passkeys are off on this server: it is reached at an IP address ({host}), and browsers only "
-                f"allow passkeys for a name. Open it as http://localhost{port} on this computer, or use "
-                "make run HTTPS=1 with a name for phones.")
+        return _("Passkeys are off on this server: it is reached at an IP address (%(host)s), and browsers only "
+                 "allow passkeys for a name. Open it as http://localhost%(port)s on this computer, or use "
+                 "make run HTTPS=1 with a name for phones.", host=host, port=port)
     local = host == "localhost" or host.endswith(".localhost")
     if parts.scheme != "https" and not local:
-        return ("Passkeys are off on this server: browsers only allow them over HTTPS (or on localhost), "
-                f"and it is reached at {parts.scheme}://{parts.netloc}.")
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return _("Passkeys are off on this server: browsers only allow them over HTTPS (or on localhost), "
+                 "and it is reached at %(origin)s.", origin=origin)
     return None
 
 
@@ -109,9 +111,9 @@ def _challenge_of(credential: dict) -> str:
         client_data = json.loads(_unb64(credential["response"]["clientDataJSON"]))
         challenge = client_data["challenge"]
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise RelbuildError("passkey_invalid", "The browser's answer could not be read. Try again.", status=400)
+        raise RelbuildError("passkey_invalid", _("The browser's answer could not be read. Try again."), status=400)
     if not isinstance(challenge, str) or not challenge or len(challenge) > 128:
-        raise RelbuildError("passkey_invalid", "The browser's answer could not be read. Try again.", status=400)
+        raise RelbuildError("passkey_invalid", _("The browser's answer could not be read. Try again."), status=400)
     return challenge
 
 
@@ -123,13 +125,11 @@ def _take_challenge(credential: dict, purpose: str, user: User | None = None) ->
     taken = db.session.execute(sa.delete(PasskeyChallenge).where(PasskeyChallenge.challenge == challenge)).rowcount
     db.session.commit()
     if row is None or taken != 1 or row.purpose != purpose:
-        raise RelbuildError("passkey_challenge", "This passkey request was already used or is unknown. "
-                            "Try again.", status=400)
+        raise RelbuildError("passkey_challenge", _("This passkey request was already used or is unknown. Try again."), status=400)
     if row.expires_at <= utcnow():
-        raise RelbuildError("passkey_expired", "That took too long: passkey requests last five minutes. "
-                            "Try again.", status=400)
+        raise RelbuildError("passkey_expired", _("That took too long: passkey requests last five minutes. Try again."), status=400)
     if user is not None and (row.user_id != user.id or row.session_id != user.session_id):
-        raise RelbuildError("passkey_challenge", "This passkey request was made for another sign-in. Try again.",
+        raise RelbuildError("passkey_challenge", _("This passkey request was made for another sign-in. Try again."),
                             status=400)
     return row
 
@@ -151,7 +151,7 @@ def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
 # -- registration (sign-up, and adding a passkey) ------------------------------------------------
 
 def _registration_options(challenge: bytes, handle: str, email: str, name: str, exclude: list[Passkey]) -> dict:
-    rp_id, _ = relying_party()
+    rp_id, _origin = relying_party()
     return _options_json(generate_registration_options(
         rp_id=rp_id, rp_name=RP_NAME, user_id=_unb64(handle), user_name=email, user_display_name=name,
         challenge=challenge, timeout=CEREMONY_TIMEOUT_MS,
@@ -169,7 +169,7 @@ def _verify_registration(credential: dict, challenge: str):
                                             require_user_verification=True)
     except _UNREADABLE as error:
         current_app.logger.info("passkey registration refused: %s", error)
-        raise RelbuildError("passkey_refused", "The passkey could not be checked. Try again, or use a password.",
+        raise RelbuildError("passkey_refused", _("The passkey could not be checked. Try again, or use a password."),
                             status=400)
 
 
@@ -183,7 +183,7 @@ def _store(user: User, verified, credential: dict, name: str) -> Passkey:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise RelbuildError("passkey_taken", "This passkey is already registered.", status=409)
+        raise RelbuildError("passkey_taken", _("This passkey is already registered."), status=409)
     return passkey
 
 
@@ -192,9 +192,9 @@ def begin_signup(name: str, email: str, timezone: str = "UTC") -> dict:
     _require_available()
     name = " ".join((name or "").split())
     if not name:
-        raise RelbuildError("name_required", "Tell people your name.", "name")
+        raise RelbuildError("name_required", _("Tell people your name."), "name")
     if len(name) > 80:
-        raise RelbuildError("name_long", "Use at most 80 characters.", "name")
+        raise RelbuildError("name_long", _("Use at most 80 characters."), "name")
     email = normalize_email(email or "")
     handle = _b64(secrets.token_bytes(32))
     challenge = _new_challenge("signup", data={"name": name, "email": email, "timezone": (timezone or "UTC")[:64],
@@ -202,7 +202,7 @@ def begin_signup(name: str, email: str, timezone: str = "UTC") -> dict:
     return _registration_options(challenge, handle, email, name, [])
 
 
-def finish_signup(credential: dict, device: str = "") -> tuple[User | None, str]:
+def finish_signup(credential: dict, device: str = "", language: str = "en") -> tuple[User | None, str]:
     """(the new account with its passkey, or None when the address is taken, and the address asked for).
 
     A taken address's owner gets an email instead, and no passkey is kept.
@@ -215,7 +215,7 @@ def finish_signup(credential: dict, device: str = "") -> tuple[User | None, str]
     data = row.data or {}
     try:
         user = register_user(data.get("name", ""), data.get("email", ""), None, data.get("timezone") or "UTC",
-                             commit=False)
+                             commit=False, language=language)
     except RelbuildError as error:
         if error.code != "email_taken":
             raise
@@ -257,7 +257,7 @@ def finish_add(user: User, credential: dict, device: str = "") -> Passkey:
 def begin_login() -> dict:
     """Options for signing in with a discoverable passkey: no email asked, no account named."""
     _require_available()
-    rp_id, _ = relying_party()
+    rp_id, _origin = relying_party()
     challenge = _new_challenge("login")
     return _options_json(generate_authentication_options(
         rp_id=rp_id, challenge=challenge, timeout=CEREMONY_TIMEOUT_MS,
@@ -267,16 +267,15 @@ def begin_login() -> dict:
 def _verify_assertion(credential: dict, challenge: str) -> Passkey:
     raw_id = credential.get("rawId") or credential.get("id")
     if not isinstance(raw_id, str) or not raw_id or len(raw_id) > 1400:
-        raise RelbuildError("passkey_invalid", "The browser's answer could not be read. Try again.", status=400)
+        raise RelbuildError("passkey_invalid", _("The browser's answer could not be read. Try again."), status=400)
     passkey = db.session.scalar(sa.select(Passkey).where(Passkey.credential_id == raw_id.rstrip("=")))
     if passkey is None:
-        raise RelbuildError("passkey_unknown", "This passkey is not registered here (or was removed). Log in with "
-                            "your email and password, or sign up.", status=401)
+        raise RelbuildError("passkey_unknown", _("This passkey is not registered here (or was removed). Log in with your email and password, or sign up."), status=401)
     user_handle = credential["response"].get("userHandle")
     if user_handle is not None and not isinstance(user_handle, str):
-        raise RelbuildError("passkey_invalid", "The browser's answer could not be read. Try again.", status=400)
+        raise RelbuildError("passkey_invalid", _("The browser's answer could not be read. Try again."), status=400)
     if user_handle and user_handle.rstrip("=") != (passkey.user.passkey_handle or ""):
-        raise RelbuildError("passkey_unknown", "This passkey belongs to another account.", status=401)
+        raise RelbuildError("passkey_unknown", _("This passkey belongs to another account."), status=401)
     rp_id, origin = relying_party()
     try:
         verified = verify_authentication_response(
@@ -285,8 +284,7 @@ def _verify_assertion(credential: dict, challenge: str) -> Passkey:
             credential_current_sign_count=passkey.sign_count, require_user_verification=True)
     except _UNREADABLE as error:
         current_app.logger.info("passkey sign-in refused: %s", error)
-        raise RelbuildError("passkey_refused", "The passkey could not be checked. Try again, or log in with your "
-                            "password.", status=401)
+        raise RelbuildError("passkey_refused", _("The passkey could not be checked. Try again, or log in with your password."), status=401)
     # The counter moves from the value that was checked, or not at all (a parallel use of a clone).
     moved = db.session.execute(sa.update(Passkey).where(Passkey.id == passkey.id,
                                                         Passkey.sign_count == passkey.sign_count)
@@ -294,7 +292,7 @@ def _verify_assertion(credential: dict, challenge: str) -> Passkey:
                                        backed_up=bool(verified.credential_backed_up))).rowcount
     db.session.commit()
     if moved != 1:
-        raise RelbuildError("passkey_refused", "The passkey could not be checked. Try again.", status=401)
+        raise RelbuildError("passkey_refused", _("The passkey could not be checked. Try again."), status=401)
     return passkey
 
 
@@ -305,7 +303,7 @@ def finish_login(credential: dict) -> User:
     passkey = _verify_assertion(credential, row.challenge)
     user = passkey.user
     if user.deleted_at is not None or user.password_hash in (DELETED, UNCLAIMED):
-        raise RelbuildError("passkey_unknown", "This passkey is not registered here.", status=401)
+        raise RelbuildError("passkey_unknown", _("This passkey is not registered here."), status=401)
     return user
 
 
@@ -314,8 +312,8 @@ def begin_reauth(user: User) -> dict:
     _require_available()
     passkeys = list_passkeys(user)
     if not passkeys:
-        raise RelbuildError("no_passkey", "This account has no passkey yet.", status=409)
-    rp_id, _ = relying_party()
+        raise RelbuildError("no_passkey", _("This account has no passkey yet."), status=409)
+    rp_id, _origin = relying_party()
     challenge = _new_challenge("reauth", user=user)
     return _options_json(generate_authentication_options(
         rp_id=rp_id, challenge=challenge, timeout=CEREMONY_TIMEOUT_MS,
@@ -329,7 +327,7 @@ def finish_reauth(user: User, credential: dict) -> None:
     row = _take_challenge(credential, "reauth", user)
     passkey = _verify_assertion(credential, row.challenge)
     if passkey.user_id != user.id:
-        raise RelbuildError("passkey_unknown", "This passkey belongs to another account.", status=401)
+        raise RelbuildError("passkey_unknown", _("This passkey belongs to another account."), status=401)
     db.session.execute(sa.update(LoginSession).where(LoginSession.id == user.session_id)
                        .values(reauth_at=utcnow()))
     db.session.commit()
@@ -349,7 +347,7 @@ def has_password(user: User) -> bool:
 def _own(user: User, public_id: str) -> Passkey:
     passkey = db.session.scalar(sa.select(Passkey).where(Passkey.user_id == user.id, Passkey.public_id == public_id))
     if passkey is None:
-        raise RelbuildError("passkey_gone", "That passkey was already removed.", status=404)
+        raise RelbuildError("passkey_gone", _("That passkey was already removed."), status=404)
     return passkey
 
 
@@ -357,9 +355,9 @@ def rename_passkey(user: User, public_id: str, name: str) -> Passkey:
     passkey = _own(user, public_id)
     name = " ".join((name or "").split())
     if not name:
-        raise RelbuildError("name_required", "Give the passkey a name, like the phone it is on.", "name")
+        raise RelbuildError("name_required", _("Give the passkey a name, like the phone it is on."), "name")
     if len(name) > NAME_MAX:
-        raise RelbuildError("name_long", f"Use at most {NAME_MAX} characters.", "name")
+        raise RelbuildError("name_long", _("Use at most %(name_max)s characters.", name_max=NAME_MAX), "name")
     passkey.name = name
     db.session.commit()
     return passkey
@@ -369,9 +367,7 @@ def remove_passkey(user: User, public_id: str, password: str = "") -> Passkey:
     """Remove one of the account's passkeys after re-authentication; never the last way to sign in."""
     passkey = _own(user, public_id)
     if not has_password(user) and len(list_passkeys(user)) <= 1:
-        raise RelbuildError("last_passkey", "This passkey is the only way to sign in to your account, so it stays. "
-                            "Add another passkey first (or set a password with “Forgot your password?” on the "
-                            "log-in page).", status=409)
+        raise RelbuildError("last_passkey", _("This passkey is the only way to sign in to your account, so it stays. Add another passkey first (or set a password with “Forgot your password?” on the log-in page)."), status=409)
     confirm_password(user, password)
     db.session.delete(passkey)
     db.session.commit()

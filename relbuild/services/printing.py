@@ -16,6 +16,7 @@ from flask import render_template
 
 from .badges import format_short_code, qr_matrix, qr_png
 from .errors import RelbuildError
+from ..i18n import gettext as _
 
 PAGE_SIZES = {"a4": "A4", "letter": "letter"}
 BADGE_QR_MM = 31  # the code itself, quiet zone not counted: arm's-length scanning off a chest
@@ -27,7 +28,7 @@ def page_size(name: str) -> str:
     try:
         return PAGE_SIZES[(name or "a4").lower()]
     except KeyError:
-        raise RelbuildError("bad_size", "Choose A4 or Letter.", status=404)
+        raise RelbuildError("bad_size", _("Choose A4 or Letter."), status=404)
 
 
 @lru_cache(maxsize=4096)
@@ -85,7 +86,7 @@ def _pdf(html: str) -> bytes:
         from weasyprint.urls import URLFetcher
     except OSError as error:  # Pango missing: say so instead of failing every print with a 500
         raise RelbuildError("printing_unavailable",
-                            "Printing needs the Pango library on the server (apt-get install libpango-1.0-0).",
+                            _("Printing needs the Pango library on the server (apt-get install libpango-1.0-0)."),
                             status=503) from error
     # Everything printed is in the page (QR codes are data: URLs): never read a file or the network.
     return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()

@@ -9,12 +9,13 @@ from flask import current_app
 from ..extensions import db
 from ..models import User
 from .errors import RelbuildError
+from ..i18n import gettext as _, lazy_gettext as _l
 
 MAX_VALUES = 3
 MAX_VALUE_LENGTH = 40
 SUGGESTED_VALUES = (
-    "Curiosity", "Honesty", "Kindness", "Craft", "Learning", "Fairness",
-    "Impact", "Teamwork", "Independence", "Creativity", "Balance", "Courage",
+    _l("Curiosity"), _l("Honesty"), _l("Kindness"), _l("Craft"), _l("Learning"), _l("Fairness"),
+    _l("Impact"), _l("Teamwork"), _l("Independence"), _l("Creativity"), _l("Balance"), _l("Courage"),
 )
 
 
@@ -38,23 +39,24 @@ def parse_values(raw: str) -> list[str]:
         if not value:
             continue
         if len(value) > MAX_VALUE_LENGTH:
-            raise RelbuildError("value_too_long", f"Keep each value under {MAX_VALUE_LENGTH} characters.", "values")
+            raise RelbuildError("value_too_long", _("Keep each value under %(max_value_length)s characters.", max_value_length=MAX_VALUE_LENGTH), "values")
         if value.casefold() not in {v.casefold() for v in values}:
             values.append(value)
     if len(values) > MAX_VALUES:
-        raise RelbuildError("too_many_values", f"Pick the {MAX_VALUES} values that matter most to you.", "values")
+        raise RelbuildError("too_many_values", _("Pick the %(max_values)s values that matter most to you.", max_values=MAX_VALUES), "values")
     return values
 
 
 def update_profile(user: User, *, name: str, headline: str, values: str, can_help_with: str,
-                   looking_for: str, timezone: str, share_email: bool) -> User:
+                   looking_for: str, timezone: str, share_email: bool,
+                   language: str | None = None) -> User:
     """Save the profile fields after checking them."""
     name = " ".join((name or "").split())
     if not name:
-        raise RelbuildError("name_required", "Tell people your name.", "name")
+        raise RelbuildError("name_required", _("Tell people your name."), "name")
     tz = (timezone or "").strip()
     if tz and tz not in timezone_names():
-        raise RelbuildError("bad_timezone", "Pick your time zone from the list.", "timezone")
+        raise RelbuildError("bad_timezone", _("Pick your time zone from the list."), "timezone")
     user.name = name
     user.headline = (headline or "").strip()
     user.values = parse_values(values)
@@ -62,6 +64,12 @@ def update_profile(user: User, *, name: str, headline: str, values: str, can_hel
     user.looking_for = (looking_for or "").strip()
     user.timezone = tz or "UTC"
     user.share_email = bool(share_email)
+    if language:
+        from ..i18n import valid_language
+
+        if valid_language(language) != language:
+            raise RelbuildError("bad_language", _("Pick a language from the list."), "language")
+        user.language = language
     db.session.commit()
     return user
 

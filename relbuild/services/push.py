@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import LoginSession, Note, Prompt, PushDelivery, PushSubscription, User, utcnow
 from .errors import RelbuildError
+from ..i18n import format_moment, gettext as _, in_language, lazy_gettext as _l
 
 # The push services of the browsers people carry (Chrome/Android/Edge-on-Chromium, Firefox, Safari, Windows).
 KNOWN_PUSH_HOSTS = ("fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com")
@@ -40,7 +41,7 @@ PUSH_TTL = 4 * 24 * 3600  # a phone switched off for a long weekend still gets M
 PUSH_TIMEOUT = 10  # seconds for one push service request
 MAX_ATTEMPTS = 12  # as for email: about a day of backoff
 BATCH = 500
-CHANNELS = {"both": "Email and notifications", "push": "Notifications only", "email": "Email only"}
+CHANNELS = {"both": _l("Email and notifications"), "push": _l("Notifications only"), "email": _l("Email only")}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def endpoint_allowed(endpoint: str) -> bool:
 
 
 def _b64_bytes(value, size: int | None, field: str) -> str:
-    problem = RelbuildError("bad_keys", "keys.p256dh and keys.auth must be the browser's base64url keys.", field,
+    problem = RelbuildError("bad_keys", _("keys.p256dh and keys.auth must be the browser's base64url keys."), field,
                             status=422)
     if not isinstance(value, str) or not 0 < len(value) <= 128:
         raise problem
@@ -120,10 +121,10 @@ def subscribe(user: User, data) -> PushSubscription:
     a browser has one subscription, and it follows whoever is signed in on it now.
     """
     if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
-        raise RelbuildError("bad_subscription", "Send the browser's subscription: endpoint and keys.", status=422)
+        raise RelbuildError("bad_subscription", _("Send the browser's subscription: endpoint and keys."), status=422)
     endpoint = data.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint_allowed(endpoint):
-        raise RelbuildError("endpoint_not_allowed", "That push endpoint is not one of the push services we send to.",
+        raise RelbuildError("endpoint_not_allowed", _("That push endpoint is not one of the push services we send to."),
                             "endpoint", status=422)
     p256dh = _b64_bytes(data["keys"].get("p256dh"), 65, "p256dh")
     auth = _b64_bytes(data["keys"].get("auth"), 16, "auth")
@@ -137,14 +138,14 @@ def subscribe(user: User, data) -> PushSubscription:
         db.session.rollback()
         subscription = db.session.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint == endpoint))
         if subscription is None or subscription.user_id != user.id:
-            raise RelbuildError("busy", "Try again in a moment.", status=409)
+            raise RelbuildError("busy", _("Try again in a moment."), status=409)
     return subscription
 
 
 def unsubscribe(user: User, endpoint) -> None:
     """Forget one of this account's devices by its endpoint (nothing happens for another account's)."""
     if not isinstance(endpoint, str) or not 0 < len(endpoint) <= MAX_ENDPOINT:
-        raise RelbuildError("bad_endpoint", "Send the subscription's endpoint.", "endpoint", status=422)
+        raise RelbuildError("bad_endpoint", _("Send the subscription's endpoint."), "endpoint", status=422)
     db.session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == user.id,
                                                          PushSubscription.endpoint == endpoint))
     db.session.commit()
@@ -159,7 +160,7 @@ def device_subscribed(user: User) -> bool:
 def set_channel(user: User, channel: str) -> None:
     """Choose how prompts arrive: email and notifications, notifications only, or email only (the caller commits)."""
     if channel not in CHANNELS:
-        raise RelbuildError("bad_channel", "Choose how your follow-ups reach you.", "prompt_channel")
+        raise RelbuildError("bad_channel", _("Choose how your follow-ups reach you."), "prompt_channel")
     user.prompt_channel = channel
 
 
@@ -207,10 +208,10 @@ def queue_pushes(prompts: list[Prompt], now: datetime, wall: datetime) -> int:
 
 
 HEADLINES = {
-    "digest": "From your notes",
-    "offer_check": "Your offer",
-    "reconnect": "Keep in touch",
-    "reminder": "Reminder",
+    "digest": _l("From your notes"),
+    "offer_check": _l("Your offer"),
+    "reconnect": _l("Keep in touch"),
+    "reminder": _l("Reminder"),
 }
 
 
@@ -220,7 +221,13 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def payload(prompt: Prompt) -> dict:
-    """What the notification shows and does: the person, one line, the note's context, two actions."""
+    """What the notification shows and does: the person, one line, the note's context, two actions; in the
+    recipient's language."""
+    with in_language(prompt.user.language if prompt.user is not None else None):
+        return _payload(prompt)
+
+
+def _payload(prompt: Prompt) -> dict:
     from .delivery import write_link
     from .followups import local_date
     from .links import action_token, opaque_id
@@ -229,15 +236,18 @@ def payload(prompt: Prompt) -> dict:
     person: User = note.subject
     author: User = prompt.user
     if prompt.kind == "offer_check" and note.offer:
-        line = f"You offered: {_one_line(note.offer, 80)}. Did you?"
+        line = _("You offered: %(offer)s. Did you?", offer=_one_line(note.offer, 80))
     elif prompt.kind == "reconnect":
-        line = f"How is it going with {person.name}?"
+        line = _("How is it going with %(name)s?", name=person.name)
     elif note.offer:
-        line = f"You offered: {_one_line(note.offer, 80)}"
+        line = _("You offered: %(offer)s", offer=_one_line(note.offer, 80))
     else:
-        line = HEADLINES.get(prompt.kind, "Follow up")
-    met = f"{note.event.name}, " if note.event is not None else ""
-    context = f"Met {met}{local_date(author, note.met_at):%-d %b}: {_one_line(note.body, 110)}"
+        line = str(HEADLINES.get(prompt.kind, _("Follow up")))
+    day = format_moment(local_date(author, note.met_at), "day_short")
+    if note.event is not None:
+        context = _("Met %(event)s, %(day)s: %(note)s", event=note.event.name, day=day, note=_one_line(note.body, 110))
+    else:
+        context = _("Met %(day)s: %(note)s", day=day, note=_one_line(note.body, 110))
     return {
         "title": person.name,
         "body": f"{line}\n{context}",
@@ -245,9 +255,10 @@ def payload(prompt: Prompt) -> dict:
         "person_url": url_for("people.person", public_id=person.public_id, _external=True),
         "tag": "prompt-" + opaque_id("prompt", prompt.id),
         "kind": prompt.kind,
+        "snoozed": _("We will remind you in a week."),
         "actions": [
-            {"action": "write", "title": "Write to them", "url": write_link(note, author)},
-            {"action": "snooze", "title": "Remind me in a week",
+            {"action": "write", "title": _("Write to them"), "url": write_link(note, author)},
+            {"action": "snooze", "title": _("Remind me in a week"),
              "url": url_for("followups.email_action", token=action_token(prompt.id, "snooze"), _external=True)},
         ],
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import RelbuildError
+from ..i18n import gettext as _
 
 MAX_PHOTO_PIXELS = 24_000_000  # a 24-megapixel photo; phone cameras take 12 unless set otherwise
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -50,7 +51,7 @@ def decode_photo(data: bytes) -> list[str]:
     except Image.DecompressionBombError:
         raise _too_large()
     except Exception:  # noqa: BLE001 -- Pillow's decoders raise many kinds (OSError, SyntaxError, struct.error …)
-        raise RelbuildError("bad_image", "That file is not a photo we can read. Try a JPEG or PNG.", "photo")
+        raise RelbuildError("bad_image", _("That file is not a photo we can read. Try a JPEG or PNG."), "photo")
     if image.width * image.height > MAX_PHOTO_PIXELS:
         raise _too_large()
     try:
@@ -58,10 +59,9 @@ def decode_photo(data: bytes) -> list[str]:
         image.thumbnail((DECODE_SIZE, DECODE_SIZE))
         image = ImageOps.exif_transpose(image).convert("L")  # decodes the pixels: a truncated file fails here
     except Exception:  # noqa: BLE001
-        raise RelbuildError("bad_image", "That file is not a photo we can read. Try a JPEG or PNG.", "photo")
+        raise RelbuildError("bad_image", _("That file is not a photo we can read. Try a JPEG or PNG."), "photo")
     return [result.text for result in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def _too_large() -> RelbuildError:
-    return RelbuildError("photo_too_large", f"That photo has more than {MAX_PHOTO_PIXELS // 1_000_000} megapixels. "
-                         "Take a normal photo of the QR code (phones take 12), or crop it.", "photo", status=413)
+    return RelbuildError("photo_too_large", _("That photo has more than %(megapixels)s megapixels. Take a normal photo of the QR code (phones take 12), or crop it.", megapixels=MAX_PHOTO_PIXELS // 1_000_000), "photo", status=413)

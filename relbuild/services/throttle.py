@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import db
 from ..models import PasswordFailures, utcnow
 from .errors import RelbuildError
+from ..i18n import gettext as _
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=5)
@@ -40,8 +41,7 @@ def reserve_attempt(email: str, now: datetime | None = None) -> None:
     failures = db.session.scalar(sa.select(PasswordFailures.failures).where(PasswordFailures.key == key))
     db.session.commit()
     if failures > MAX_FAILURES:
-        raise RelbuildError("too_many_attempts", "Too many wrong passwords for this account. "
-                            "Wait five minutes, or reset your password.", status=429)
+        raise RelbuildError("too_many_attempts", _("Too many wrong passwords for this account. Wait five minutes, or reset your password."), status=429)
 
 
 def release_attempt(email: str, now: datetime | None = None) -> None:

@@ -16,6 +16,7 @@ from ..models import Prompt, User, utcnow
 from .accounts import DELETED, PASSKEY_ONLY, confirm_password, find_user_by_email, normalize_email
 from .errors import RelbuildError
 from .followups import CONFIRM_EMAIL, EMAIL_CHANGED, queue_account_email
+from ..i18n import gettext as _
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 RESEND_EVERY = timedelta(minutes=2)  # asking again sooner does not send another email
@@ -41,16 +42,15 @@ def read_confirmation(token: str) -> tuple[User, str]:
     try:
         data = _serializer().loads(token, max_age=CONFIRM_MAX_AGE)
     except SignatureExpired:
-        raise RelbuildError("confirm_expired", "This link has expired: links to confirm an address last a week. "
-                            "Log in and ask for a new one on your account page.", status=410)
+        raise RelbuildError("confirm_expired", _("This link has expired: links to confirm an address last a week. Log in and ask for a new one on your account page."), status=410)
     except BadSignature:
-        raise RelbuildError("confirm_invalid", "This link is not valid. Check that you copied all of it.", status=404)
+        raise RelbuildError("confirm_invalid", _("This link is not valid. Check that you copied all of it."), status=404)
     if not isinstance(data, dict):
-        raise RelbuildError("confirm_invalid", "This link is not valid.", status=404)
+        raise RelbuildError("confirm_invalid", _("This link is not valid."), status=404)
     user = db.session.scalar(sa.select(User).where(User.public_id == str(data.get("u"))))
     address = data.get("e")
     if user is None or user.password_hash == DELETED or address not in (user.email, user.pending_email):
-        raise RelbuildError("confirm_stale", "This link is for an address this account no longer uses.",
+        raise RelbuildError("confirm_stale", _("This link is for an address this account no longer uses."),
                             status=410)
     return user, address
 
@@ -83,14 +83,13 @@ def confirm_address(token: str, signed_in: User | None = None) -> User:
     """
     user, address = read_confirmation(token)
     if needs_passkey_to_confirm(user, signed_in):
-        raise RelbuildError("confirm_needs_passkey", "Sign in with the passkey you made when you signed up, "
-                            "then confirm.", status=403)
+        raise RelbuildError("confirm_needs_passkey", _("Sign in with the passkey you made when you signed up, "
+                                                       "then confirm."), status=403)
     if address == user.pending_email and address != user.email:
         if find_user_by_email(address) is not None:
             user.pending_email = None
             db.session.commit()
-            raise RelbuildError("email_taken_since", "Another account uses that address now, so your email "
-                                "stays as it was.", status=409)
+            raise RelbuildError("email_taken_since", _("Another account uses that address now, so your email stays as it was."), status=409)
         old = user.email
         user.email, user.pending_email, user.email_confirmed_at = address, None, None
         queue_account_email(EMAIL_CHANGED, user, address=old)

@@ -58,10 +58,18 @@ def test_another_account_never_sends_or_sees_the_notes_queued_by_the_first(app, 
     page = context.new_page()
     sign_in(page, live_server, ada)
     queue_a_note(page, context, live_server, person)
+    ada_key = page.evaluate("document.body.dataset.account")
+    token = page.evaluate("RelbuildOutbox && fetch('/api/csrf').then(r => r.json()).then(j => j.token)")
     with app.app_context():  # Ada's sign-in ends without her logging out (it expired, or she ended it elsewhere)
         end_sessions(db.session.get(User, ada.id))
         db.session.commit()
     context.unroute("**/api/notes/*")
+    # A send already under way when the sign-in ended gets 401: the note keeps waiting, it needs nobody to fix it.
+    context.route("**/api/csrf", lambda route: route.fulfill(
+        json={"token": token, "signed_in": True, "account": ada_key}))
+    assert page.evaluate("RelbuildOutbox.flush({force: true}).then(r => r.map(x => !!x.signedOut))") == [True]
+    assert page.evaluate("RelbuildOutbox.counts().then(c => c.items.map(i => i.state))") == ["pending"]
+    context.unroute("**/api/csrf")
 
     sign_in(page, live_server, cy)
     assert page.evaluate("RelbuildOutbox.flush({force: true})") == []

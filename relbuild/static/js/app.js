@@ -97,7 +97,7 @@
     var status = document.querySelector("[data-share-status]");
     var canShare = !!navigator.share;
     if (!canShare && !(navigator.clipboard && navigator.clipboard.writeText)) return;
-    if (!canShare) button.textContent = "Copy my badge link";
+    if (!canShare) button.textContent = t("Copy my badge link");
     button.hidden = false;
     button.addEventListener("click", function () {
       var url = button.dataset.url;
@@ -106,8 +106,8 @@
         return;
       }
       navigator.clipboard.writeText(url).then(function () {
-        status.textContent = "Link copied. Paste it in a message or an email.";
-      }).catch(function () { status.textContent = "Could not copy: press and hold the link above instead."; });
+        status.textContent = t("Link copied. Paste it in a message or an email.");
+      }).catch(function () { status.textContent = t("Could not copy: press and hold the link above instead."); });
     });
   }
 
@@ -122,7 +122,8 @@
     return account || localStorage.getItem(ACCOUNT_KEY) || "";
   }
 
-  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  var i18n = window.RelbuildI18n || { t: function (m) { return m; }, tn: function (a, b, n) { return (n === 1 ? a : b).replace("%(num)d", n); }, ready: Promise.resolve() };
+  var t = i18n.t, tn = i18n.tn;
 
   // The sync state in the header: nothing when all is synced; otherwise what waits and what to do.
   function showSync(counts) {
@@ -131,9 +132,9 @@
     if (!el || !document.body.classList.contains("signed-in")) return;
     el.classList.toggle("sync-error", counts.errors > 0);
     el.classList.toggle("sync-waiting", counts.pending > 0);
-    if (counts.errors) el.textContent = plural(counts.errors, "note") + " need" + (counts.errors === 1 ? "s" : "") + " you";
-    else if (counts.pending) el.textContent = plural(counts.pending, "note") + " waiting to sync";
-    else if (!navigator.onLine) el.textContent = "Offline";
+    if (counts.errors) el.textContent = tn("%(num)d note needs you", "%(num)d notes need you", counts.errors);
+    else if (counts.pending) el.textContent = tn("%(num)d note waiting to sync", "%(num)d notes waiting to sync", counts.pending);
+    else if (!navigator.onLine) el.textContent = t("Offline");
     else el.textContent = "";
     el.hidden = !el.textContent;
     if (el.textContent) el.setAttribute("title", el.textContent);
@@ -197,7 +198,7 @@
         var body = form.elements.body.value.trim();
         var offer = form.elements.offer.value.trim();
         if (body.length < 10) {
-          message.textContent = "Write at least 10 characters: what did you talk about, what stood out?";
+          message.textContent = t("Write at least %(body_min)s characters: what did you talk about, what stood out?", { body_min: 10 });
           form.elements.body.focus();
           return;
         }
@@ -205,28 +206,29 @@
         var name = form.dataset.name || who;
         outbox.save({ account: currentAccount(), badge: badge, body: body, offer: offer, name: name }).then(function (record) {
           if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () { return null; });
-          message.textContent = "Saving…";
+          message.textContent = t("Saving…");
           // The page sends the note itself; the service worker's background sync is only asked to
           // when this send did not get through (one network write per note, never two).
           return flush().then(function (results) {
             var mine = results.filter(function (r) { return r.record.id === record.id; })[0];
             if (mine && mine.ok) {
-              var person = mine.data.person || name || "them";
+              var person = mine.data.person || name || t("them");
               sessionStorage.setItem("relbuild-flash", JSON.stringify({
-                text: "Note about " + person + " saved." + (mine.data.hint ? " Tip: " + mine.data.hint : ""),
+                text: mine.data.hint ? t("Note about %(name)s saved. Tip: %(hint)s", { name: person, hint: mine.data.hint })
+                  : t("Note about %(name)s saved.", { name: person }),
                 kind: mine.data.hint ? "hint" : "success" }));
               if (form.dataset.badge) location.replace(location.pathname);
-              else message.textContent = "Note about " + person + " saved and synced.";
-            } else if (mine && mine.fatal) {
+              else message.textContent = t("Note about %(name)s saved and synced.", { name: person });
+            } else if (mine && (mine.fatal || mine.signedOut)) {
               message.textContent = mine.record.error;
             } else {
               registerBackgroundSync();
-              message.textContent = "Saved on this phone. It will sync by itself when you are back online.";
+              message.textContent = t("Saved on this phone. It will sync by itself when you are back online.");
             }
             if (!(mine && mine.fatal)) showNext(form);
           });
         }).catch(function () {
-          message.textContent = "This phone could not store the note. Try again, or turn off private browsing.";
+          message.textContent = t("This phone could not store the note. Try again, or turn off private browsing.");
         });
       });
     });
@@ -265,8 +267,8 @@
     var detail = shell.querySelector("[data-person-detail]");
     var form = shell.querySelector("form[data-outbox-form]");
     var who = shell.querySelector("[data-shell-who]");
-    title.textContent = "Badge …" + badge.slice(-6);
-    detail.textContent = "Offline: their name and profile appear when you are back online.";
+    title.textContent = t("Badge …%(end)s", { end: badge.slice(-6) });
+    detail.textContent = t("Offline: their name and profile appear when you are back online.");
     if (who) who.hidden = false;
     if (!outbox) return;
     outbox.person(badge).then(function (known) {
@@ -285,7 +287,7 @@
     if (!page || page.hidden || location.pathname !== "/offline" || !navigator.onLine) return;
     page.hidden = true;
     document.querySelector("[data-shell-online]").hidden = false;
-    document.title = "Notes on this phone · Relbuild";
+    document.title = t("Notes on this phone") + " · Relbuild";
   }
 
   function rememberPerson() {
@@ -305,25 +307,25 @@
       li.className = "card person";
       var name = document.createElement("p");
       name.className = "person-name";
-      name.textContent = item.name || "Badge …" + item.badge.slice(-6);
+      name.textContent = item.name || t("Badge …%(end)s", { end: item.badge.slice(-6) });
       var state = document.createElement("p");
       state.className = item.state === "error" ? "error" : "meta";
-      state.textContent = item.state === "error" ? item.error : "Waiting to sync";
+      state.textContent = item.state === "error" ? item.error : t("Waiting to sync");
       var body = document.createElement("textarea");
       body.value = item.body;
-      body.setAttribute("aria-label", "Note about " + name.textContent);
+      body.setAttribute("aria-label", t("Note about %(name)s", { name: name.textContent }));
       body.readOnly = item.state !== "error";
       li.append(name, state, body);
       if (item.state === "error") {
         var row = document.createElement("div");
         row.className = "row";
         var retry = document.createElement("button");
-        retry.type = "button"; retry.className = "btn btn-primary"; retry.textContent = "Save and try again";
+        retry.type = "button"; retry.className = "btn btn-primary"; retry.textContent = t("Save and try again");
         retry.addEventListener("click", function () { outbox.retry(item.id, { body: body.value.trim(), account: currentAccount() }).then(flush); });
         var discard = document.createElement("button");
-        discard.type = "button"; discard.className = "btn btn-danger"; discard.textContent = "Discard";
+        discard.type = "button"; discard.className = "btn btn-danger"; discard.textContent = t("Discard");
         discard.addEventListener("click", function () {
-          if (confirm("Discard this note? It has not reached the server.")) outbox.discard(item.id).then(refreshSync);
+          if (confirm(t("Discard this note? It has not reached the server."))) outbox.discard(item.id).then(refreshSync);
         });
         row.append(retry, discard);
         li.appendChild(row);
@@ -349,7 +351,7 @@
         flush().then(function () { return outbox.counts(account); }).then(function (c) {
           var mine = c.items.filter(function (i) { return i.account === account; }).length;
           if (!mine) return leave();
-          warning.querySelector("[data-count]").textContent = plural(mine, "note");
+          warning.querySelector("[data-count]").textContent = tn("%(num)d note", "%(num)d notes", mine);
           warning.hidden = false;
           warning.querySelector("[data-stay]").focus();
         }).catch(leave);
@@ -408,6 +410,7 @@
     document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
     flush({ force: true });  // a page load is the moment to try (after logging in again, say), whatever the backoff
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  function startWhenReady() { i18n.ready.then(start, start); }  // messages in the page's language first
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startWhenReady);
+  else startWhenReady();
 })();

@@ -94,10 +94,16 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.ok) return remove(record.id).then(function () { return { ok: true, data: data, record: record }; });
+        if (response.status === 401) {
+          // The sign-in ended (expired, or ended elsewhere): the note waits, with backoff, for its author to
+          // log in again on this phone, and then goes out by itself.
+          record.error = data.message || t("Log in to sync this note. It is safe on this phone.");
+          return backoff(record).then(function () { return { ok: false, signedOut: true, record: record }; });
+        }
         if (response.status >= 400 && response.status < 500 && response.status !== 429 && response.status !== 408) {
           // Something the person has to fix (or log in again): keep it, say why, never drop it.
           record.state = "error";
-          record.error = data.message || "The server refused this note (" + response.status + ").";
+          record.error = data.message || t("The server refused this note (%(status)s).", { status: response.status });
           return put(record).then(function () { return { ok: false, fatal: true, record: record }; });
         }
         throw new Error("server " + response.status);
@@ -139,7 +145,7 @@
         if (!auth.signed_in) {
           // Kept waiting (with backoff) until its author logs in again on this phone.
           return Promise.all(due.map(function (r) {
-            r.error = "Log in to sync this note. It is safe on this phone.";
+            r.error = t("Log in to sync this note. It is safe on this phone.");
             return backoff(r);
           })).then(function () { return []; });
         }
@@ -147,7 +153,7 @@
         // saved without an account (while signed out) waits for someone to say it is theirs.
         var unowned = due.filter(function (r) { return !r.account; });
         return Promise.all(unowned.map(function (r) {
-          r.state = "error"; r.error = "Saved while nobody was logged in. If it is yours, tap Save and try again.";
+          r.state = "error"; r.error = t("Saved while nobody was logged in. If it is yours, tap Save and try again.");
           return put(r);
         })).then(function () {
           return sendAll(due.filter(function (r) { return r.account === auth.account; }), auth.token, results);
@@ -191,6 +197,40 @@
   function person(token) {
     return run("people", "readonly", function (s) { return s.get(token); });
   }
+
+  // Messages: the page names its language's catalog (JSON, a static URL: no inline script) on <html
+  // data-catalog>; t() gives the English text until it has loaded, and the service worker keeps it.
+  // In the service worker (background sync), /sw.js names them: its shell's language and catalog, which
+  // it keeps in its cache, so a note refused while the page is closed is explained in the reader's language.
+  var catalog = {};
+  var lang = (scope.document ? document.documentElement.lang : scope.RELBUILD_LANGUAGE) || "en";
+  var catalogUrl = scope.document ? document.documentElement.getAttribute("data-catalog") : scope.RELBUILD_CATALOG;
+  function load(url) {
+    var cached = scope.caches ? scope.caches.match(url) : Promise.resolve(null);
+    return cached.then(function (hit) { return hit || fetch(url, { credentials: "same-origin" }); });
+  }
+  var ready = !catalogUrl || lang === "en" ? Promise.resolve() : load(catalogUrl)
+    .then(function (r) { return r.ok ? r.json() : {}; }).then(function (c) { catalog = c || {}; })
+    .catch(function () { return null; });
+  function fill(text, params) {
+    return text.replace(/%\((\w+)\)[sd]/g, function (all, key) { return params && key in params ? String(params[key]) : all; });
+  }
+  function t(message, params) {
+    var text = catalog[message];
+    return fill(typeof text === "string" && text ? text : message, params);
+  }
+  // Plural rules by language, as in each catalog's Plural-Forms (CLDR): French uses the singular for 0 and 1,
+  // and a form of its own for whole millions.
+  var PLURAL = { fr: function (n) { return n === 0 || n === 1 ? 0 : n % 1000000 === 0 ? 1 : 2; } };
+  function tn(one, many, n, params) {
+    var index = (PLURAL[lang] || function (k) { return k === 1 ? 0 : 1; })(n);
+    var forms = catalog[one];
+    var text = Array.isArray(forms) && forms[index] ? forms[index] : (index === 0 ? one : many);
+    var all = { num: n };
+    for (var key in params || {}) all[key] = params[key];
+    return fill(text, all);
+  }
+  scope.RelbuildI18n = { t: t, tn: tn, ready: ready };
 
   scope.RelbuildOutbox = {
     save: save, flush: flush, counts: counts, retry: retry, discard: discard, forget: forget,

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  var t = (window.RelbuildI18n || { t: function (m) { return m; } }).t;
   var supported = !!(window.PublicKeyCredential && navigator.credentials && window.isSecureContext);
   // Passkeys belong to the server's one address (BASE_URL); on another name for it they cannot work.
   var script = document.currentScript;
@@ -36,7 +37,7 @@
     }).then(function (response) {
       if (response.status === 204) return {};
       return response.json().catch(function () {
-        return {error: "http_" + response.status, message: "Something went wrong (" + response.status + "). Try again."};
+        return {error: "http_" + response.status, message: t("Something went wrong (%(status)s). Try again.", { status: response.status })};
       }).then(function (data) {
         if (!response.ok) throw data;
         return data;
@@ -84,9 +85,9 @@
 
   function explain(error) {
     if (error && error.message && !(error instanceof Error)) return error.message;  // the server's words
-    if (error && error.name === "NotAllowedError") return "No passkey was used (it was cancelled or timed out). Try again, or use your password.";
-    if (error && error.name === "InvalidStateError") return "This device already has a passkey for your account.";
-    return "The passkey did not work on this device. Try again, or use your password.";
+    if (error && error.name === "NotAllowedError") return t("No passkey was used (it was cancelled or timed out). Try again, or use your password.");
+    if (error && error.name === "InvalidStateError") return t("This device already has a passkey for your account.");
+    return t("The passkey did not work on this device. Try again, or use your password.");
   }
 
   function create(optionsUrl, body) {
@@ -173,13 +174,16 @@
     note.setAttribute("data-passkey-home", "");
     link.href = home + window.location.pathname + window.location.search;
     link.textContent = home;
-    note.append("Passkeys work at ", link, ", this server's address: open it there to use one.");
+    // One sentence with the link in its place, whatever the language's word order.
+    var parts = t("Passkeys work at %(address)s, this server's address: open it there to use one.").split("%(address)s");
+    note.append(parts[0], link, parts[1] || "");
     box.appendChild(note);
   }
 
   document.querySelectorAll("[data-passkey]").forEach(function (button) {
     var kind = button.getAttribute("data-passkey");
-    if (supported && elsewhere) pointHome(button);
+    if (supported && elsewhere) (window.RelbuildI18n ? window.RelbuildI18n.ready : Promise.resolve())
+      .then(function () { pointHome(button); });
     if (!supported || elsewhere) return;
     button.hidden = false;
     if (kind === "reauth-submit") {

@@ -9,6 +9,7 @@
   var enable = box.querySelector("[data-push-enable]");
   var disable = box.querySelector("[data-push-disable]");
   var csrf = document.querySelector('meta[name="csrf-token"]');
+  var t = (window.RelbuildI18n || { t: function (m) { return m; } }).t;
 
   function say(text) { state.textContent = text; }
 
@@ -19,9 +20,10 @@
   }
 
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-    say("This browser cannot show notifications from Relbuild" +
-        (/iPhone|iPad/.test(navigator.userAgent) ? ": add Relbuild to your home screen first, then open it from there." : ".") +
-        " Your follow-ups still come by email and under this tab.");
+    var ready = window.RelbuildI18n ? window.RelbuildI18n.ready : Promise.resolve();
+    ready.then(function () { say(/iPhone|iPad/.test(navigator.userAgent)
+      ? t("This browser cannot show notifications from Relbuild: add Relbuild to your home screen first, then open it from there. Your follow-ups still come by email and under this tab.")
+      : t("This browser cannot show notifications from Relbuild. Your follow-ups still come by email and under this tab.")); });
     return;
   }
 
@@ -33,7 +35,7 @@
     }).then(function (response) {
       if (!response.ok && response.status !== 204) {
         return response.json().catch(function () { return {}; }).then(function (problem) {
-          throw new Error(problem.message || "The server did not accept it (" + response.status + ").");
+          throw new Error(problem.message || t("The server did not accept it (%(status)s).", { status: response.status }));
         });
       }
       return response;
@@ -50,12 +52,12 @@
 
   function turnOn() {
     enable.disabled = true;
-    say("Asking your phone for permission…");
+    say(t("Asking your phone for permission…"));
     Notification.requestPermission().then(function (permission) {
       if (permission !== "granted") {
         throw new Error(permission === "denied"
-          ? "Notifications are blocked for this site. Allow them in your browser's site settings, then try again."
-          : "Notifications stay off: you did not allow them.");
+          ? t("Notifications are blocked for this site. Allow them in your browser's site settings, then try again.")
+          : t("Notifications stay off: you did not allow them."));
       }
       return Promise.all([navigator.serviceWorker.ready,
         fetch(box.getAttribute("data-push-key"), { credentials: "same-origin" }).then(function (r) { return r.json(); })]);
@@ -64,17 +66,16 @@
       return registration.pushManager.getSubscription().then(function (existing) {
         return existing || registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) })
           .catch(function (problem) {
-            throw new Error("This browser could not reach its notification service (" + problem.message + "). " +
-                            "Your follow-ups still come by email and under this tab.");
+            throw new Error(t("This browser could not reach its notification service (%(problem)s). Your follow-ups still come by email and under this tab.", { problem: problem.message }));
           });
       });
     }).then(function (subscription) {
       return send("POST", subscription.toJSON());
     }).then(function () {
       show(true);
-      say("Notifications are on for this phone. Your next follow-up arrives here.");
+      say(t("Notifications are on for this phone. Your next follow-up arrives here."));
     }).catch(function (error) {
-      say(error.message || "Notifications could not be turned on.");
+      say(error.message || t("Notifications could not be turned on."));
     }).then(function () { enable.disabled = false; });
   }
 
@@ -87,9 +88,9 @@
       return send("DELETE", { endpoint: subscription.endpoint }).then(function () { return subscription.unsubscribe(); });
     }).then(function () {
       show(false);
-      say("Notifications are off for this phone.");
+      say(t("Notifications are off for this phone."));
     }).catch(function (error) {
-      say(error.message || "Notifications could not be turned off.");
+      say(error.message || t("Notifications could not be turned off."));
     }).then(function () { disable.disabled = false; });
   }
 

@@ -3,6 +3,7 @@
   "use strict";
   var root = document.querySelector("[data-scanner]");
   if (!root) return;
+  var t = (window.RelbuildI18n || { t: function (m) { return m; } }).t;
   var video = root.querySelector("video");
   var status = root.querySelector(".scanner-status");
   var startButton = root.querySelector("[data-start]");
@@ -34,12 +35,12 @@
     if (what.kind === "other") {
       if (text !== lastOther) {
         lastOther = text;
-        say("This QR code is not a Relbuild badge. It contains: " + text.slice(0, 200));
+        say(t("This QR code is not a Relbuild badge. It contains: %(text)s", { text: text.slice(0, 200) }));
       }
       return false;
     }
     stop();
-    say(what.kind === "badge" ? "Badge found, opening…" : "Event found, opening…");
+    say(what.kind === "badge" ? t("Badge found, opening…") : t("Event found, opening…"));
     // The note page focuses its box when it was opened from here (app.js).
     if (what.kind === "badge") try { sessionStorage.setItem("relbuild-focus-note", "1"); } catch (e) { /* private mode */ }
     location.assign(what.path);
@@ -114,14 +115,14 @@
 
   function start() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      showHelp("This browser cannot use the camera here. Use your phone's camera app on their QR code, type their code, or take a photo of it.");
+      showHelp(t("This browser cannot use the camera here. Use your phone's camera app on their QR code, type their code, or take a photo of it."));
       return;
     }
     startButton.hidden = true;
-    say("Starting the camera…");
+    say(t("Starting the camera…"));
     pickDecoder().then(function () {
       if (!startWorker()) {
-        showHelp("The scanner could not load. Use your phone's camera app, type their code, or take a photo of it.");
+        showHelp(t("The scanner could not load. Use your phone's camera app, type their code, or take a photo of it."));
         throw new Error("no decoder");
       }
       return navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: { ideal: "environment" } } });
@@ -131,17 +132,17 @@
       return video.play();
     }).then(function () {
       root.classList.add("live");
-      say("Point the camera at their badge's QR code.");
+      say(t("Point the camera at their badge's QR code."));
       setupTorch();
       tick();
     }).catch(function (error) {
       startButton.hidden = false;
       if (error && error.name === "NotAllowedError") {
-        showHelp("Camera access is blocked. To scan here, allow the camera for this site in your browser's settings (the icon next to the address), then try again. Or type their code, or take a photo of it.");
+        showHelp(t("Camera access is blocked. To scan here, allow the camera for this site in your browser's settings (the icon next to the address), then try again. Or type their code, or take a photo of it."));
       } else if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
-        showHelp("No camera was found. Type their code, or take a photo of the QR code.");
+        showHelp(t("No camera was found. Type their code, or take a photo of the QR code."));
       } else if (error && error.message !== "no decoder") {
-        showHelp("The camera could not start (" + (error.name || error) + "). Type their code, or take a photo of it.");
+        showHelp(t("The camera could not start (%(error)s). Type their code, or take a photo of it.", { error: error.name || error }));
       }
       say("");
     });

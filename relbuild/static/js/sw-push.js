@@ -19,7 +19,8 @@
       icon: ICON,
       badge: ICON,
       tag: data.tag || "relbuild",
-      data: { url: data.url || "/followups", person: data.person_url, links: links },
+      // The server writes every word in the reader's language, the snooze confirmation too.
+      data: { url: data.url || "/followups", person: data.person_url, links: links, snoozed: data.snoozed },
       actions: (data.actions || []).map((a) => ({ action: a.action, title: a.title })),
     };
     event.waitUntil(self.registration.showNotification(data.title || "Relbuild", options));
@@ -38,7 +39,7 @@
       .then((response) => {
         if (!response.ok) throw new Error("snooze refused: " + response.status);
         return self.registration.showNotification(notification.title, {
-          body: "We will remind you in a week.", icon: ICON, tag: notification.tag, silent: true,
+          body: (notification.data || {}).snoozed || "We will remind you in a week.", icon: ICON, tag: notification.tag, silent: true,
           data: { url: (notification.data || {}).url || "/followups", links: {} },
         });
       })

@@ -5,6 +5,9 @@ const CACHE = "relbuild-shell-" + VERSION;
 const SHELL = {{ shell|tojson }};
 const ASSETS = {{ assets|tojson }};
 
+// The reader's language, for the messages outbox.js writes while no page is open.
+self.RELBUILD_LANGUAGE = {{ current_language()|tojson }};
+self.RELBUILD_CATALOG = {{ catalog|tojson }};
 importScripts({{ outbox|tojson }});
 importScripts({{ push|tojson }});  // notifications: js/sw-push.js
 
@@ -30,7 +33,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(fetch(request).catch(() => caches.match(SHELL)));
     return;
   }
-  if (url.pathname.startsWith("/static/")) {
+  if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/i18n/")) {
     // Static URLs carry a content hash, so a cached copy is always the right one.
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request).then((response) => {
       if (response.ok && url.searchParams.has("v")) {
