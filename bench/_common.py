@@ -149,8 +149,11 @@ class Gunicorn:
         return process_tree_cpu(self.proc.pid)
 
 
-def smtp_server(port: int, conn) -> None:
-    """Accept every message on 127.0.0.1:port; answer 'stats' with (messages, recipients, bytes received)."""
+def smtp_server(port: int, conn, delay: float = 0.0) -> None:
+    """Accept every message on 127.0.0.1:port, `delay` seconds after its data arrived (a provider's pace);
+    answer 'stats' with (messages, recipients, bytes received)."""
+    import asyncio
+
     from aiosmtpd.controller import Controller
 
     class Counting:
@@ -160,6 +163,8 @@ def smtp_server(port: int, conn) -> None:
             self.recipients: Counter = Counter()
 
         async def handle_DATA(self, server, session, envelope):
+            if delay:
+                await asyncio.sleep(delay)
             self.messages += 1
             self.bytes += len(envelope.content)
             self.recipients.update(envelope.rcpt_tos)
@@ -183,11 +188,14 @@ def smtp_server(port: int, conn) -> None:
 class SMTPServer:
     """smtp_server in its own process, so it does not share the sender's GIL; a context manager."""
 
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+
     def __enter__(self) -> "SMTPServer":
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=smtp_server, args=(self.port, child), daemon=True)
+        self.process = context.Process(target=smtp_server, args=(self.port, child, self.delay), daemon=True)
         self.process.start()
         if not self.conn.poll(30) or self.conn.recv() != "ready":
             raise RuntimeError("the SMTP server did not start")

@@ -1,7 +1,8 @@
 """Benchmark: one follow-up pass over 10,000 due prompts into a local SMTP server.
 
-Budget (ENGINEERING.md): one follow-up pass over 10,000 due prompts into a local SMTP server
-sends at least 500 messages/s.
+Budget (ENGINEERING.md): one follow-up pass over 10,000 due prompts into a local SMTP sink sends
+at least half the sink's own rate (ready-made messages over one connection, no app work); into a
+sink that takes 50 ms per message (a real provider's pace: --smtp-delay-ms 50) it takes <= 60 s.
 
 What it does:
 
@@ -14,7 +15,7 @@ What it does:
 3. Starts an aiosmtpd server on a free 127.0.0.1 port in a separate process (so it does not
    share the sender's GIL) that accepts and counts every message.
 4. Times `send_due(2026-12-01T00:00)` from relbuild.services.delivery in an app context with
-   SMTP_HOST/SMTP_PORT pointing at that server: claim, render, send over one SMTP connection,
+   SMTP_HOST/SMTP_PORT pointing at that server: claim, render, send over SMTP_CONNECTIONS connections,
    mark sent, exactly as `flask followups send-due` does.
 5. Checks that the pass reports 10,000 sent, the server received 10,000 messages for 10,000
    distinct recipients, and the database has 10,000 digest prompts marked sent.
@@ -25,6 +26,8 @@ Run it from the project folder:
     .venv/bin/python bench/followup_pass.py --quick      # SQLite, 500 prompts (a few seconds)
     .venv/bin/python bench/followup_pass.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/relbuild_bench
     .venv/bin/python bench/followup_pass.py --profile    # also print where the pass spends its time (cProfile)
+    .venv/bin/python bench/followup_pass.py --smtp-delay-ms 50   # a provider's pace; --connections N sets
+                                                                 # SMTP_CONNECTIONS (default: the app's)
 
 Exit status: 1 when any message is missing or duplicated; with --strict, also when the
 budget is missed.
@@ -47,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, ScratchDatabase, SMTPServer, cpu_of_command, flask_cli, machine, machine_busy,  # noqa: E402
                      process_tree_cpu, self_cpu)
 
-BUDGET = 500.0  # messages per second
+CEILING_SHARE = 0.5  # into the plain sink: at least this share of the sink's own rate
+PACED_SECONDS = 60.0  # into the 50 ms sink: 10,000 messages in at most this long (scaled to --count)
 MET_AT = datetime(2026, 11, 29, 12, 0)
 NOW = datetime(2026, 12, 1, 0, 0)
 
@@ -112,10 +116,16 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="profile the pass with cProfile and print the top")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the budget is missed")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--smtp-delay-ms", type=float, default=0.0,
+                        help="the sink answers each message this long after its data arrived (default 0)")
+    parser.add_argument("--connections", type=int, help="SMTP_CONNECTIONS for the pass (default: the app's)")
     args = parser.parse_args()
     if args.quick:
         args.count = 500
-    with ScratchDatabase(args.database_url) as scratch, SMTPServer() as smtp:
+    if args.connections:
+        os.environ["SMTP_CONNECTIONS"] = str(args.connections)
+    delay = args.smtp_delay_ms / 1000
+    with ScratchDatabase(args.database_url) as scratch, SMTPServer(delay) as smtp:
         env = {**os.environ, "DATABASE_URL": scratch.url, "SECRET_KEY": "bench-secret-key",
                "BASE_URL": "https://relbuild.example", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
                "SMTP_SECURITY": "none"}
@@ -140,6 +150,7 @@ def main() -> int:
             profile = cProfile.Profile() if args.profile else None
             cpu_self, cpu_smtp = self_cpu(), sum(process_tree_cpu(smtp.process.pid).values())
             busy, cpu_db = machine_busy(), cpu_of_command("postgres")
+            load_before = os.getloadavg()[0]
             started = time.perf_counter()
             if profile:
                 profile.enable()
@@ -147,6 +158,8 @@ def main() -> int:
             if profile:
                 profile.disable()
             elapsed = time.perf_counter() - started
+            load_after = os.getloadavg()[0]
+            connections = app.config["SMTP_CONNECTIONS"]
             cpu_self, cpu_smtp = self_cpu() - cpu_self, sum(process_tree_cpu(smtp.process.pid).values()) - cpu_smtp
             cpu_db = cpu_of_command("postgres") - cpu_db  # 0 on SQLite (unless another project's PostgreSQL is busy)
             cpu_other = max(0.0, machine_busy() - busy - cpu_self - cpu_smtp - cpu_db)
@@ -155,7 +168,8 @@ def main() -> int:
             db.engine.dispose()
         received, recipients, received_bytes = smtp.stats()
         average_size = received_bytes // max(received, 1)
-        ceiling = smtp.transport_ceiling(average_size, min(args.count, 2000))
+        # The sink's own rate, measured when it answers at once (a paced sink's ceiling is 1 / delay a connection).
+        ceiling = smtp.transport_ceiling(average_size, min(args.count, 2000)) if not delay else 1 / delay
 
     rate = result.sent / elapsed if elapsed else 0.0
     distinct = len(recipients)
@@ -173,14 +187,25 @@ def main() -> int:
           f"other processes {cpu_other / elapsed:.2f} cores")
     if cpu_other / elapsed > 0.25:
         print("warning: other processes used CPU during the pass: the rate is low; run again on a quiet machine")
-    print(f"rate: {rate:,.0f} messages/s (budget >= {BUDGET:g}): {'PASS' if rate >= BUDGET else 'MISS'}")
+    print(f"SMTP_CONNECTIONS {connections}, sink delay {args.smtp_delay_ms:g} ms; load average (1 min) "
+          f"{load_before:.2f} before, {load_after:.2f} after, on {os.cpu_count()} cores")
+    if delay:
+        allowed = PACED_SECONDS * args.count / 10_000
+        met = elapsed <= allowed
+        print(f"paced sink: {args.count:,} messages in {elapsed:.1f} s, {rate:,.0f}/s (budget <= {allowed:g} s): "
+              f"{'PASS' if met else 'MISS'}")
+    else:
+        met = rate >= CEILING_SHARE * ceiling
+        print(f"rate: {rate:,.0f} messages/s = {rate / ceiling:.2f} x the sink's own {ceiling:,.0f}/s "
+              f"(budget >= {CEILING_SHARE:g} x): {'PASS' if met else 'MISS'}")
     if profile:
         print("\n" + top_functions(profile))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "machine": machine(), "database": scratch.label, "prompts": args.count, "sent": result.sent,
             "received": received, "distinct_recipients": distinct, "seconds": round(elapsed, 3),
-            "messages_per_s": round(rate, 1), "budget": BUDGET, "average_message_bytes": average_size,
+            "messages_per_s": round(rate, 1), "budget_met": met, "smtp_delay_ms": args.smtp_delay_ms,
+            "smtp_connections": connections, "loadavg": [load_before, load_after], "average_message_bytes": average_size,
             "smtp_transport_ceiling_per_s": round(ceiling, 1),
             "postgres_cpu_cores": round(cpu_db / elapsed, 2),
             "other_processes_cpu_cores": round(cpu_other / elapsed, 2),
@@ -191,7 +216,7 @@ def main() -> int:
     if not complete:
         print("FAILED: messages missing or duplicated (see above)")
         return 1
-    return 1 if args.strict and rate < BUDGET else 0
+    return 1 if args.strict and not met else 0
 
 
 if __name__ == "__main__":

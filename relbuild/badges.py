@@ -9,7 +9,7 @@ from .services.accounts import confirm_password
 from .services.passkeys import has_password
 from .services.badges import (badge_by_short_code, badge_by_token, badge_url, format_short_code, qr_png, qr_svg,
                               replace_badge)
-from .services.notes import coach_note, note_about, save_note
+from .services.notes import coach_note, note_about, save_note, save_note_by_badge
 from .services.profiles import values_for_viewer
 from .i18n import gettext as _
 
@@ -73,6 +73,16 @@ def connect():
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @limiter.limit("120/minute")
 def person(token: str):
+    if request.method == "POST" and current_user.is_authenticated:
+        # The common case, a note saved from this page, without loading the page's objects; anything
+        # else (a refusal to show next to a field, an unknown or own badge) takes the full way below.
+        try:
+            saved = save_note_by_badge(current_user, token, request.form.get("body", ""),
+                                       request.form.get("offer", ""))
+        except RelbuildError:
+            saved = None
+        if saved is not None:
+            return _saved(*saved, url_for("badges.person", token=token))
     try:
         badge = badge_by_token(token)
     except RelbuildError as error:
@@ -89,6 +99,13 @@ def person(token: str):
     return note_page(subject, "badges/person.html", url_for("badges.person", token=token), context)
 
 
+def _saved(note, name: str, here: str):
+    hint = coach_note(note.body)
+    flash(_("Note about %(name)s saved. Tip: %(hint)s", name=name, hint=hint) if hint
+          else _("Note about %(name)s saved.", name=name), "hint" if hint else "success")
+    return redirect(here)
+
+
 def note_page(subject, template: str, here: str, context: dict):
     """Show and save the viewer's one note about `subject` (shared by badge links and person pages).
 
@@ -99,10 +116,7 @@ def note_page(subject, template: str, here: str, context: dict):
     form = NoteForm(obj=note)
     outcome = run_form(form, lambda: save_note(current_user, subject, form.body.data, form.offer.data or ""))
     if outcome.ok:
-        hint = coach_note(outcome.value[0].body)
-        flash(_("Note about %(name)s saved. Tip: %(hint)s", name=subject.name, hint=hint) if hint
-              else _("Note about %(name)s saved.", name=subject.name), "hint" if hint else "success")
-        return redirect(here)
+        return _saved(outcome.value[0], subject.name, here)
     editing = note is None or request.method == "POST" or request.args.get("edit") == "1"
     return render_template(template, form=form, note=note, action=here, editing=editing,
                            edit_url=f"{here}?edit=1#note", **context), outcome.status

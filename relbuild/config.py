@@ -110,6 +110,10 @@ def from_environment(instance_path: Path) -> dict:
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").lower(),
+        # Messages in flight at once on separate connections, and a cap on messages a second (providers
+        # impose one, e.g. 14/s on a new Amazon SES account; unset: none).
+        "SMTP_CONNECTIONS": max(1, int(os.environ.get("SMTP_CONNECTIONS") or 16)),
+        "SMTP_MAX_PER_SECOND": float(os.environ.get("SMTP_MAX_PER_SECOND") or 0) or None,
         "MAIL_FROM": mail_from,
         # Web Push: the key that signs pushes (its public half is what browsers subscribe with), who we are
         # to push services, and the origins a subscription endpoint may use besides the known push services.

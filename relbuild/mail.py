@@ -4,7 +4,11 @@ from __future__ import annotations
 import re
 import secrets
 import smtplib
+import queue
 import ssl
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
@@ -117,9 +121,12 @@ class SMTPConnection:
             smtp.login(self.username, self.password)
         return smtp
 
-    def send(self, message: OutgoingMail) -> None:
+    def open(self) -> None:
         if self.smtp is None:
             self.smtp = self._connect()
+
+    def send(self, message: OutgoingMail) -> None:
+        self.open()
         try:
             self.smtp.sendmail(message.sender, [message.to], message.data)
         except smtplib.SMTPServerDisconnected:
@@ -143,7 +150,89 @@ class SMTPConnection:
             self.smtp = None
 
 
+class RateLimit:
+    """At most `per_second` starts a second, spread evenly (None: no cap); shared by every sending thread."""
+
+    def __init__(self, per_second: float | None):
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self.next_slot = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Return when the next message may start: `interval` after the previous one actually started.
+
+        Measured from the real start, never from a schedule, so a thread that woke late is not made up
+        for by a burst after it.
+        """
+        if not self.interval:
+            return
+        with self.lock:  # waiters queue here, one start at a time
+            delay = self.next_slot - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.next_slot = time.monotonic() + self.interval
+
+
+class SMTPPool:
+    """Up to SMTP_CONNECTIONS SMTP connections sending at once, at most SMTP_MAX_PER_SECOND messages a second.
+
+    A provider answers each message in tens of milliseconds; one connection then sends ~20 a second
+    whatever the sender's CPU. `submit` hands a message to a sending thread and returns a Future
+    (its result: None once the server accepted it; its exception: why not); the caller records the
+    outcome in the database, from its own thread.
+    """
+
+    def __init__(self, config, connections: int | None = None):
+        self.size = max(1, connections or config["SMTP_CONNECTIONS"])
+        self.idle: queue.SimpleQueue[SMTPConnection] = queue.SimpleQueue()
+        self.connections = [SMTPConnection(config) for _ in range(self.size)]
+        for connection in self.connections:
+            self.idle.put(connection)
+        self.rate = RateLimit(config["SMTP_MAX_PER_SECOND"])
+        self.executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="smtp")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.executor.shutdown(wait=True)
+        for connection in self.connections:
+            connection.close()
+        return False
+
+    def _send(self, message: OutgoingMail) -> None:
+        connection = self.idle.get()
+        try:
+            connection.open()  # connecting is not sending: the cap counts messages started
+            self.rate.wait()
+            connection.send(message)
+        except BaseException:
+            connection.reset()  # the next message on it opens a new connection
+            raise
+        finally:
+            self.idle.put(connection)
+
+    def submit(self, message: OutgoingMail) -> Future:
+        return self.executor.submit(self._send, message)
+
+
+class OutboxWriter(OutboxFolder):
+    """The outbox folder behind the same `submit` as SMTPPool (written at once, in the caller's thread)."""
+
+    size = 1
+
+    def submit(self, message: OutgoingMail) -> Future:
+        future: Future = Future()
+        try:
+            self.send(message)
+        except Exception as error:  # noqa: BLE001 -- reported through the future, as SMTPPool does
+            future.set_exception(error)
+        else:
+            future.set_result(None)
+        return future
+
+
 def open_transport():
-    """SMTP when SMTP_HOST is set, otherwise the outbox folder."""
+    """SMTP when SMTP_HOST is set (a pool of connections), otherwise the outbox folder."""
     config = current_app.config
-    return SMTPConnection(config) if config["SMTP_HOST"] else OutboxFolder(config["OUTBOX_DIR"])
+    return SMTPPool(config) if config["SMTP_HOST"] else OutboxWriter(config["OUTBOX_DIR"])

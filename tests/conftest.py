@@ -151,12 +151,24 @@ class Mailbox:
         self.messages: list = []
         self.refuse: set[str] = set()  # recipients answered with a permanent 550
         self.hold_after: int | None = None  # accept this many messages, then hold the next one
+        self.delay = 0.0  # seconds before answering each message (a real provider's pace)
+        self.arrivals: list[float] = []  # time.monotonic() at which each message was started (MAIL FROM)
+        self.most_at_once = 0  # most messages being answered at the same moment
+        self._now_answering = 0
         self.release = threading.Event()
         self.held = threading.Event()
         self.controller = None
         self.port = _free_port()
 
     # aiosmtpd handler hooks
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        import time
+
+        self.arrivals.append(time.monotonic())
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 No such user here"
@@ -168,6 +180,11 @@ class Mailbox:
         import email
         import email.policy
 
+        if self.delay:
+            self._now_answering += 1
+            self.most_at_once = max(self.most_at_once, self._now_answering)
+            await asyncio.sleep(self.delay)
+            self._now_answering -= 1
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.held.set()
             while not self.release.is_set():

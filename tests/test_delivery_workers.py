@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from relbuild.extensions import db
 from relbuild.models import Prompt, User
+from relbuild.services.delivery import send_due
 from relbuild.services.followups import schedule_for_note
 from relbuild.models import Note
 
@@ -49,6 +50,14 @@ def worker(app, mailbox, **extra_env) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def sent_digests(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Prompt)
+                                  .where(Prompt.kind == "digest", Prompt.status == "sent"))
+        db.session.remove()
+    return count
+
+
 def assert_each_delivered_once(app, mailbox) -> None:
     recipients = Counter(m["To"] for m in mailbox.messages)
     assert len(recipients) == AUTHORS and set(recipients.values()) == {1}, recipients.most_common(3)
@@ -73,6 +82,12 @@ def test_worker_killed_mid_pass_loses_nothing_and_sends_nothing_twice(app, mailb
     mailbox.hold_after = 40  # accept 40 messages, then keep the worker waiting on the 41st
     first = worker(app, mailbox)
     assert mailbox.held.wait(120), first.communicate(timeout=5)
+    # Several connections send at once: the 41st can be held while the answer to the 40th is still on its
+    # way back. Kill once the worker has recorded every message the server accepted (it does so as each
+    # answer arrives): a kill inside that moment would resend one message, the window the module admits.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sent_digests(app) < 40:
+        time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     mailbox.hold_after = None
@@ -120,3 +135,34 @@ def test_four_workers_at_once_push_each_prompt_to_each_device_exactly_once(app, 
     assert_each_delivered_once(app, mailbox)
     with app.app_context():
         assert Counter(db.session.scalars(sa.select(PushDelivery.status))) == {"sent": AUTHORS}
+
+
+def test_a_pass_keeps_several_connections_busy_at_a_providers_pace(app, mailbox):
+    """A provider answering each message in 200 ms: six connections send six at a time, each once."""
+    make_authors(app, 36)
+    mailbox.delay = 0.2
+    app.config.update(SMTP_CONNECTIONS=6)
+    with app.app_context():
+        started = time.monotonic()
+        result = send_due(datetime(2026, 12, 1))
+        elapsed = time.monotonic() - started
+    assert result.sent == 36 and result.emails == 36
+    assert mailbox.most_at_once == 6  # never more than SMTP_CONNECTIONS at once
+    assert elapsed < 36 * 0.2 / 2, elapsed  # one connection would take 7.2 s, six 1.2 s plus rendering
+    recipients = Counter(m["To"] for m in mailbox.messages)
+    assert len(recipients) == 36 and set(recipients.values()) == {1}
+
+
+def test_smtp_max_per_second_caps_the_pace_across_connections(app, mailbox):
+    make_authors(app, 25)
+    app.config.update(SMTP_CONNECTIONS=8, SMTP_MAX_PER_SECOND=10)
+    with app.app_context():
+        result = send_due(datetime(2026, 12, 1))
+    assert result.sent == 25 and len(mailbox.messages) == 25
+    arrivals = sorted(mailbox.arrivals)
+    # Spread evenly, a message every 0.1 s: 25 take 2.4 s at least, and no second holds more than 10 (the
+    # window is 0.95 s: the server sees each message a few milliseconds after it was started, not exactly then).
+    assert arrivals[-1] - arrivals[0] >= 2.3
+    assert max(sum(1 for t in arrivals if start <= t < start + 0.95) for start in arrivals) <= 10
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert sorted(gaps)[len(gaps) // 2] > 0.08  # not bursts of 8 and pauses: most gaps are about 0.1 s

@@ -336,16 +336,22 @@ def _live(now: datetime):
     return sa.and_(LoginSession.last_seen_at > now - idle, LoginSession.created_at > now - lifetime)
 
 
+# Built once (every signed-in request runs it): _live() with the times as parameters.
+_SESSION_USER = (sa.select(User, LoginSession.last_seen_at).join(LoginSession, LoginSession.user_id == User.id)
+                 .where(LoginSession.id == sa.bindparam("session_id"),
+                        LoginSession.last_seen_at > sa.bindparam("seen_after"),
+                        LoginSession.created_at > sa.bindparam("created_after")))
+
+
 def load_session_user(session_id: str, now: datetime | None = None) -> User | None:
     """Return the signed-in user for a session id, or None when that session has ended or expired.
 
     The session's last-seen time is written at most every few minutes, not on every request.
     """
     now = now or utcnow()
-    row = db.session.execute(
-        sa.select(User, LoginSession.last_seen_at).join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.id == session_id, _live(now))
-    ).first()
+    idle, lifetime = session_limits()
+    row = db.session.execute(_SESSION_USER, {"session_id": session_id, "seen_after": now - idle,
+                                             "created_after": now - lifetime}).first()
     if row is None:
         return None
     user, last_seen = row

@@ -2,15 +2,21 @@
 
 Exactly once in practice: a prompt is claimed by one UPDATE that only takes rows still pending
 (PostgreSQL skips rows another worker has locked; SQLite runs one writer at a time), and is marked
-sent right after the SMTP server accepts it. A worker killed mid-pass leaves rows 'sending';
+sent as soon as the SMTP server accepts it. A worker killed mid-pass leaves rows 'sending';
 they are claimed again once their lease runs out. The one remaining window: a worker killed after
-the server accepted a message and before its row was marked sent sends that message again.
+the server accepted a message and before its row was marked sent sends that message again (with
+SMTP_CONNECTIONS messages in flight at once, at most one a connection).
+
+Messages go out over SMTP_CONNECTIONS connections at once (a provider takes tens of milliseconds a
+message, so one connection would cap a pass at ~20 a second), capped at SMTP_MAX_PER_SECOND; this
+thread renders them and records every outcome, the sending threads only talk SMTP.
 """
 from __future__ import annotations
 
 import secrets
 import smtplib
 from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -99,9 +105,10 @@ def _groups(prompts: list[Prompt]) -> list[list[Prompt]]:
 
 
 def _set(prompts: list[Prompt], token: str, **values) -> None:
-    db.session.execute(
-        sa.update(Prompt).where(Prompt.id.in_([p.id for p in prompts]), Prompt.claim_token == token)
-        .values(**values).execution_options(synchronize_session=False)
+    # Core, not the ORM's bulk UPDATE: this runs once or more a message and the objects are not read again.
+    db.session.connection().execute(
+        sa.update(Prompt.__table__).where(Prompt.id.in_([p.id for p in prompts]), Prompt.claim_token == token)
+        .values(**values)
     )
     db.session.commit()
 
@@ -282,8 +289,10 @@ def send_due(now: datetime | None = None) -> PassResult:
     lease = timedelta(seconds=current_app.config["FOLLOWUP_LEASE_SECONDS"])
     token = secrets.token_hex(16)
     result = PassResult()
+    in_flight: dict[Future, list[Prompt]] = {}
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
         while prompts := _claim(now, token, utcnow(), lease):
+            with_devices = _with_devices(prompts)
             for group in _groups(prompts):
                 # Already handled in the app: nothing to send (still shown in-app).
                 handled = [p for p in group if p.action]
@@ -292,7 +301,7 @@ def send_due(now: datetime | None = None) -> PassResult:
                     result.skipped += len(handled)
                     group = [p for p in group if p not in handled]
                 if group and group[0].kind not in ACCOUNT_KINDS:
-                    group = _push_or_skip(group, token, now, result)
+                    group = _push_or_skip(group, token, now, result, group[0].user_id in with_devices)
                 # Follow-ups go only to a confirmed address; they wait for it (mark_confirmed releases them).
                 held = [p for p in group if p.kind not in ACCOUNT_KINDS and not is_confirmed(p.user)]
                 if held:
@@ -307,21 +316,35 @@ def send_due(now: datetime | None = None) -> PassResult:
                     current_app.logger.exception("could not render prompt %s", group[0].id)
                     _failed(group, token, now, error, True, result)
                     continue
-                try:
-                    transport.send(message)
-                except (smtplib.SMTPException, OSError) as error:
-                    transport.reset()
-                    _failed(group, token, now, error, _is_permanent(error), result)
-                    continue
-                _set(group, token, status="sent", sent_at=utcnow(), attempts=group[0].attempts + 1,
-                     last_error=None)
-                result.sent += len(group)
-                result.emails += 1
+                in_flight[transport.submit(message)] = group
+                # Record each accepted message as soon as its answer comes (the window in which a killed
+                # worker would send it again stays one message per connection); wait when all are busy.
+                _settle(in_flight, token, now, result, block=len(in_flight) >= transport.size)
+            while in_flight:  # before the next claim: its rows must not still look in flight
+                _settle(in_flight, token, now, result, block=True)
         # Pushes go after the emails, from their own outbox: a dead device never holds an email up.
         forget_expired(utcnow())
         result.pushes = send_due_pushes(now, lease, _backoff)
     _record_pass(result)
     return result
+
+
+def _settle(in_flight: dict, token: str, now: datetime, result: PassResult, block: bool) -> None:
+    """Record the outcome of every message whose SMTP answer came (with `block`, wait for at least one)."""
+    done = wait(in_flight, return_when=FIRST_COMPLETED)[0] if block else [f for f in in_flight if f.done()]
+    accepted: list[Prompt] = []
+    for future in done:
+        group = in_flight.pop(future)
+        try:
+            future.result()
+        except (smtplib.SMTPException, OSError) as error:
+            _failed(group, token, now, error, _is_permanent(error), result)
+            continue
+        accepted += group
+        result.sent += len(group)
+        result.emails += 1
+    if accepted:  # one UPDATE and commit for every message answered meanwhile
+        _set(accepted, token, status="sent", sent_at=utcnow(), attempts=Prompt.attempts + 1, last_error=None)
 
 
 def _push_can_arrive(group: list[Prompt]) -> bool:
@@ -332,14 +355,24 @@ def _push_can_arrive(group: list[Prompt]) -> bool:
         PushDelivery.status.in_(("pending", "sending", "sent"))).limit(1)) is not None
 
 
-def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult) -> list[Prompt]:
+def _with_devices(prompts: list[Prompt]) -> set[int]:
+    """Authors in a claimed batch with a push subscription: one query, not one per email (most have none)."""
+    from ..models import PushSubscription
+
+    authors = {p.user_id for p in prompts if p.kind not in ACCOUNT_KINDS}
+    return set(db.session.scalars(sa.select(PushSubscription.user_id).distinct()
+                                  .where(PushSubscription.user_id.in_(authors)))) if authors else set()
+
+
+def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassResult,
+                  may_push: bool = True) -> list[Prompt]:
     """Queue the group's pushes to the author's devices; what is left to email.
 
     "push" (notifications only) sends no email when a device of theirs is signed in, and email
     instead when none is (nobody loses a prompt by signing out); "email" pushes nothing.
     """
     user = group[0].user
-    devices = queue_pushes(group, now, utcnow()) if user.prompt_channel != "email" else 0
+    devices = queue_pushes(group, now, utcnow()) if may_push and user.prompt_channel != "email" else 0
     if devices and user.prompt_channel == "push" and not _push_can_arrive(group):
         devices = 0  # every push of it failed for good (services.push._email_instead sent it back here)
     wants_email = user.email_prompts and not (user.prompt_channel == "push" and devices)

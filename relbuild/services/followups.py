@@ -74,29 +74,58 @@ def _cancel(note: Note, *kinds: str) -> None:
                                                Prompt.status == "pending").values(status="cancelled"))
 
 
+def new_note_prompts(author: User, note_id: str, met_at: datetime,
+                     event: tuple[int, datetime] | None = None) -> list[dict]:
+    """The prompt rows a new note starts with: its digest and its reconnect (`event`: id and end, if tagged)."""
+    met_day = local_date(author, met_at)
+    if event is not None:  # notes from an event come back together, the morning after it ends
+        event_id, ends_at = event
+        digest = (at_prompt_hour(author, local_date(author, ends_at) + timedelta(days=1)),
+                  f"digest:{author.id}:event:{event_id}")
+    else:
+        digest = (at_prompt_hour(author, met_day + timedelta(days=1)), f"digest:{author.id}:{met_day.isoformat()}")
+    return [_row(author, note_id, DIGEST, *digest),
+            _row(author, note_id, RECONNECT, at_prompt_hour(author, met_day + timedelta(days=RECONNECT_DAYS)))]
+
+
+def offer_check_prompt(author: User, note_id: str, met_at: datetime, *, created: bool,
+                       followed_up_at: datetime | None = None, now: datetime | None = None) -> dict:
+    """The offer-check prompt row of a note whose offer is open.
+
+    A week after meeting; an offer added later is checked a week after it was made, not in the past.
+    """
+    start = local_date(author, met_at) if created else max(local_date(author, followed_up_at or met_at),
+                                                           local_date(author, now or utcnow()))
+    return _row(author, note_id, OFFER_CHECK, at_prompt_hour(author, start + timedelta(days=OFFER_CHECK_DAYS)))
+
+
+def _row(author: User, note_id: str, kind: str, due_at: datetime, group_key: str | None = None) -> dict:
+    return {"user_id": author.id, "note_id": note_id, "kind": kind, "due_at": due_at, "next_attempt_at": due_at,
+            "group_key": group_key}
+
+
+# Cancels a note's waiting offer check (parameter: cancel_note_id).
+CANCEL_OFFER_CHECK = (sa.update(Prompt.__table__).where(Prompt.note_id == sa.bindparam("cancel_note_id"),
+                                                        Prompt.kind == OFFER_CHECK, Prompt.status == "pending")
+                      .values(status="cancelled"))
+
+
 def schedule_for_note(note: Note, *, created: bool) -> None:
     """Keep a note's prompts in step with it after it is written or edited (the caller commits)."""
     author = db.session.get(User, note.author_id)
-    met_day = local_date(author, note.met_at)
+    rows = []
     if created:
         event = db.session.get(Event, note.event_id) if note.event_id else None
-        if event is not None:  # notes from an event come back together, the morning after it ends
-            _add(author, note, DIGEST, at_prompt_hour(author, local_date(author, event.ends_at) + timedelta(days=1)),
-                 group_key=f"digest:{author.id}:event:{event.id}")
-        else:
-            _add(author, note, DIGEST, at_prompt_hour(author, met_day + timedelta(days=1)),
-                 group_key=f"digest:{author.id}:{met_day.isoformat()}")
-        _add(author, note, RECONNECT, at_prompt_hour(author, met_day + timedelta(days=RECONNECT_DAYS)))
+        rows = new_note_prompts(author, note.id, note.met_at, (event.id, event.ends_at) if event else None)
     offer_open = bool(note.offer) and note.offer_done_at is None
     # A new note has no prompts yet; an edited one may have an offer check waiting.
     has_check = not created and db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
     if offer_open and not has_check:
-        # A week after meeting; an offer added later is checked a week after it was made, not in the past.
-        start = met_day if created else max(local_date(author, note.followed_up_at or note.met_at),
-                                            local_date(author, utcnow()))
-        _add(author, note, OFFER_CHECK, at_prompt_hour(author, start + timedelta(days=OFFER_CHECK_DAYS)))
+        rows.append(offer_check_prompt(author, note.id, note.met_at, created=created,
+                                       followed_up_at=note.followed_up_at))
     elif not offer_open and has_check:
         _cancel(note, OFFER_CHECK)
+    db.session.add_all(Prompt(**row) for row in rows)
 
 
 def log_follow_up(note: Note, now: datetime | None = None) -> None:

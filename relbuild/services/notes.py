@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import Note, NoteWrite, User, new_uuid, utcnow
+from ..models import Badge, Event, EventAttendee, Note, NoteWrite, Prompt, User, new_uuid, utcnow
 from .errors import RelbuildError
-from .events import event_at
-from .followups import schedule_for_note
+from .events import TAG_GRACE
+from .followups import OFFER_CHECK, CANCEL_OFFER_CHECK, new_note_prompts, offer_check_prompt
 from ..i18n import gettext as _, number
 
 BODY_MIN, BODY_MAX, OFFER_MAX = 10, 2000, 500
@@ -60,6 +62,38 @@ def note_about(author: User, subject: User) -> Note | None:
     return db.session.scalar(sa.select(Note).where(Note.author_id == author.id, Note.subject_id == subject.id))
 
 
+@dataclass(frozen=True)
+class SavedNote:
+    id: str
+    body: str
+    offer: str
+    created: bool
+
+
+# What a write needs to know about the note it may edit, read in one statement before anything is written.
+_open_check = (sa.exists().where(Prompt.note_id == Note.id, Prompt.kind == OFFER_CHECK, Prompt.status == "pending")
+               .correlate(Note.__table__))
+_CURRENT = (Note.id, Note.body, Note.offer, Note.met_at, Note.followed_up_at, Note.offer_done_at,
+            _open_check.label("has_check"))
+_UNREAD = object()
+_sqlite_writer = threading.Lock()
+# Built once: making a statement costs more CPU than SQLite takes to run one of these.
+_BY_BADGE = (sa.select(Badge.user_id, User.name, *_CURRENT).join(User, User.id == Badge.user_id)
+             .outerjoin(Note, sa.and_(Note.author_id == sa.bindparam("author"), Note.subject_id == Badge.user_id))
+             .where(Badge.token == sa.bindparam("token"), Badge.replaced_at.is_(None)))
+_BY_WRITE = (sa.select(Note.author_id, Note.subject_id, *_CURRENT).join(NoteWrite, NoteWrite.note_id == Note.id)
+             .where(NoteWrite.id == sa.bindparam("write_id")))
+_BY_PAIR = sa.select(*_CURRENT).where(Note.author_id == sa.bindparam("author"),
+                                      Note.subject_id == sa.bindparam("subject"))
+_INSERT_NOTE, _INSERT_WRITE, _INSERT_PROMPT = (sa.insert(Note.__table__), sa.insert(NoteWrite.__table__),
+                                               sa.insert(Prompt.__table__))
+_EVENT_AT = (sa.select(Event.id, Event.ends_at).join(EventAttendee, EventAttendee.event_id == Event.id)
+             .where(EventAttendee.user_id == sa.bindparam("author"),
+                    Event.starts_at <= sa.bindparam("starts_by"), Event.ends_at >= sa.bindparam("ends_after"))
+             .order_by(Event.starts_at.desc()).limit(1))  # events.event_at, with the event's end
+_UPDATE_NOTE = sa.update(Note.__table__).where(Note.id == sa.bindparam("note_id"))
+
+
 def save_note(author: User, subject: User, body: str, offer: str = "", met_at: datetime | None = None,
               write_id: str | None = None) -> tuple[Note, bool]:
     """Create or update the author's one note about the subject; returns (note, created).
@@ -70,61 +104,100 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
     """
     if author.id == subject.id:
         raise RelbuildError("own_badge", _("This is your own badge: keep notes about the people you meet."))
+    saved = write_note(author, subject.id, body, offer, met_at=met_at, write_id=write_id)
+    # The write went around the ORM: refresh a copy of the note this session may already hold.
+    return db.session.get(Note, saved.id, populate_existing=True), saved.created
+
+
+def save_note_by_badge(author: User, token: str, body: str, offer: str = "") -> tuple[SavedNote, str] | None:
+    """The badge page's form: save the author's note about the owner of a current badge; (note, owner's name).
+
+    None when the badge is unknown, replaced or the author's own (the page says why). The badge, its
+    owner and the author's note about them are read in one statement; no ORM objects are made.
+    """
     body, offer = _check(body, offer)
+    row = db.session.connection().execute(_BY_BADGE, {"author": author.id, "token": token}).first() \
+        if len(token) <= 64 else None
+    if row is None or row.user_id == author.id:
+        return None
+    current = row if row.id is not None else None
+    return write_note(author, row.user_id, body, offer, current=current, replayable=False), row.name
+
+
+def write_note(author: User, subject_id: int, body: str, offer: str = "", *, met_at: datetime | None = None,
+               write_id: str | None = None, current=_UNREAD, replayable: bool = True) -> SavedNote:
+    """save_note's work in SQL statements (no ORM objects): every read first, then one short write transaction.
+
+    `current`: the note as the caller already read it (columns of _CURRENT; None: there is none).
+    `replayable`: False when the server made the write id itself, so it cannot be a replay.
+    """
+    body, offer = _check(body, offer)
+    replayable = replayable and write_id is not None
     write_id = write_id or new_uuid()
     for _attempt in range(2):
         try:
-            return _write(author, subject, body, offer, met_at, write_id)
+            return _write(author, subject_id, body, offer, met_at, write_id, current, replayable)
         except IntegrityError:
             # A concurrent request (a retry of this very write, or another write about the same
             # person) committed first; the second try sees it and becomes a replay or an edit.
             db.session.rollback()
+            current = _UNREAD
     raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
 
 
-def _write(author: User, subject: User, body: str, offer: str, met_at: datetime | None,
-           write_id: str) -> tuple[Note, bool]:
-    earlier = _replayed(author, subject, write_id)
-    if earlier is not None:
-        return _update(earlier, body, offer, write=None), False
-    note = note_about(author, subject)
-    if note is not None:
-        return _update(note, body, offer, write=NoteWrite(id=write_id, note_id=note.id)), False
-    # A phone's clock can run ahead; a meeting is never in the future.
+def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetime | None, write_id: str,
+           current, replayable: bool) -> SavedNote:
+    connection = db.session.connection()
+    replay = False
+    if replayable:
+        earlier = connection.execute(_BY_WRITE, {"write_id": write_id}).first()
+        if earlier is not None:
+            if (earlier.author_id, earlier.subject_id) != (author.id, subject_id):
+                raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
+            current, replay = earlier, True
+    if current is _UNREAD:
+        current = connection.execute(_BY_PAIR, {"author": author.id, "subject": subject_id}).first()
     now = utcnow()
-    met_at = min(met_at or now, now)
-    # One timestamp for both: a new note never looks "edited".
-    note = Note(id=write_id, author_id=author.id, subject_id=subject.id, body=body, offer=offer, met_at=met_at,
-                created_at=now, updated_at=now, event_id=event_at(author.id, met_at))
-    db.session.add_all([note, NoteWrite(id=write_id, note_id=write_id)])
-    db.session.flush()
-    schedule_for_note(note, created=True)
-    db.session.commit()
-    return note, True
-
-
-def _replayed(author: User, subject: User, write_id: str) -> Note | None:
-    """The note an earlier write with this id went to, if any."""
-    write = db.session.get(NoteWrite, write_id)
-    if write is None:
-        return None
-    note = db.session.get(Note, write.note_id)
-    if note.author_id != author.id or note.subject_id != subject.id:
-        raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
-    return note
-
-
-def _update(note: Note, body: str, offer: str, write: NoteWrite | None) -> Note:
-    changed = (note.body, note.offer) != (body, offer)
-    if write is not None:
+    statements: list[tuple] = []
+    if current is not None:
+        changed = (current.body, current.offer) != (body, offer)
+        if not replay:  # every write is kept (replay-safety); the text it replaced is the note's history
+            statements.append((_INSERT_WRITE, {
+                "id": write_id, "note_id": current.id, "received_at": now,
+                "previous_body": current.body if changed else None,
+                "previous_offer": current.offer if changed else None}))
         if changed:
-            write.previous_body, write.previous_offer = note.body, note.offer
-        db.session.add(write)
-    if changed:
-        note.body, note.offer, note.updated_at = body, offer, utcnow()
-        schedule_for_note(note, created=False)
-    db.session.commit()
-    return note
+            statements.append((_UPDATE_NOTE, {"note_id": current.id, "body": body, "offer": offer, "updated_at": now}))
+            offer_open = bool(offer) and current.offer_done_at is None
+            if offer_open and not current.has_check:
+                statements.append((_INSERT_PROMPT, offer_check_prompt(
+                    author, current.id, current.met_at, created=False, followed_up_at=current.followed_up_at,
+                    now=now)))
+            elif not offer_open and current.has_check:
+                statements.append((CANCEL_OFFER_CHECK, {"cancel_note_id": current.id}))
+        created, note_id = False, current.id
+    else:
+        # A phone's clock can run ahead; a meeting is never in the future.
+        met_at = min(met_at or now, now)
+        event = connection.execute(_EVENT_AT, {"author": author.id, "starts_by": met_at + TAG_GRACE,
+                                                "ends_after": met_at - TAG_GRACE}).first()
+        # One timestamp for both: a new note never looks "edited".
+        statements.append((_INSERT_NOTE, {
+            "id": write_id, "author_id": author.id, "subject_id": subject_id, "body": body, "offer": offer,
+            "met_at": met_at, "created_at": now, "updated_at": now, "event_id": event.id if event else None}))
+        statements.append((_INSERT_WRITE, {"id": write_id, "note_id": write_id, "received_at": now}))
+        prompts = new_note_prompts(author, write_id, met_at, tuple(event) if event else None)
+        if offer:
+            prompts.append(offer_check_prompt(author, write_id, met_at, created=True))
+        statements.append((_INSERT_PROMPT, prompts))
+        created, note_id = True, write_id
+    # SQLite has one writer at a time: threads of a process take turns here rather than in SQLite's
+    # busy handler, which sleeps up to 100 ms between tries.
+    with _sqlite_writer if connection.dialect.name == "sqlite" else nullcontext():
+        for statement, params in statements:
+            connection.execute(statement, params)
+        db.session.commit()
+    return SavedNote(note_id, body, offer, created)
 
 
 def note_history(note: Note) -> list[NoteWrite]:
