@@ -161,13 +161,13 @@ def test_one_navigation_header_is_one_line_at_320(live_server, phone, make_user)
         expect(page.locator("[data-sync-status]")).to_be_hidden()  # quiet: nothing is waiting
         labels = page.evaluate("""[...document.querySelectorAll('.tabs a')].map(a =>
             [a.textContent.trim(), a.scrollWidth <= a.clientWidth, a.getBoundingClientRect().height])""")
-        assert [label for label, _, _ in labels] == ["Scan", "My badge", "People", "Follow-ups", "More"]
+        assert [label for label, _, _ in labels] == ["Scan", "My badge", "People", "Follow-ups", "Me"]
         assert all(fits and height >= 44 for _, fits, height in labels), labels
     page.goto(live_server + "/people")
-    page.get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Me", exact=True).click()
     page.get_by_role("link", name="Events").click()
     expect(page.locator("h1")).to_have_text("Events")
-    page.get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Me", exact=True).click()
     page.get_by_role("link", name="Your profile").click()
     expect(page.locator("h1")).to_have_text("Your profile")
     # the notes page says "Notes on this phone" while online, never "You are offline"
