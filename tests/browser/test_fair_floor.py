@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from relbuild.extensions import db
 from relbuild.models import Note
 from tests.browser.conftest import ARTIFACTS, shot
-from tests.browser.test_pwa import badge_photo, camera_browser, sign_in  # noqa: F401  (camera_browser: fixture)
+from tests.browser.test_pwa import badge_photo, camera_browser, go_offline, sign_in  # noqa: F401  (camera_browser: fixture)
 
 VAGUE = "Great chat, nice guy"
 SPECIFIC = "Builds tactile maps for blind hikers; asked how to test them with real trail users."
@@ -255,8 +255,7 @@ def test_offline_note_about_an_unknown_badge_asks_who_and_people_updates_without
     people = context.new_page()
     people.goto(f"{live_server}/people")
     people.evaluate("window.notReloaded = true")
-    context.set_offline(True)
-    page.goto(f"{live_server}/c/{person.token}")
+    go_offline(context, page, f"{live_server}/c/{person.token}")
     expect(page.locator("[data-person-name]")).to_contain_text("Badge …")
     page.get_by_label("Who is this? (optional)").fill("Maya, robotics booth")
     page.get_by_label("What did you talk about? What stood out?").fill(SPECIFIC)

@@ -33,6 +33,21 @@ def notes_by(app, user) -> list[Note]:
         return list(db.session.scalars(sa.select(Note).where(Note.author_id == user.id)))
 
 
+def go_offline(context, page, url: str) -> None:
+    """Cut the network and open `url`, as the service worker answers offline (its shell).
+
+    Chromium applies the offline emulation to the service worker a moment after the page: under load
+    the first navigation can still reach the server, so open the page again until the shell answers.
+    """
+    context.set_offline(True)
+    for _ in range(40):
+        page.goto(url)
+        if page.locator("[data-offline-shell]").count():
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{url} was never answered by the offline shell")
+
+
 def test_manifest_and_icons_make_it_installable(live_server, phone):
     page = phone().new_page()
     page.goto(live_server + "/")
@@ -75,7 +90,7 @@ def test_five_notes_offline_sync_exactly_once_when_back_online(app, live_server,
     sign_in(page, live_server, me)
     page.goto(f"{live_server}/c/{people[0].token}")  # seen once online: the name is remembered
     page.wait_for_function("t => RelbuildOutbox.person(t).then(p => !!p)", arg=people[0].token)
-    context.set_offline(True)
+    go_offline(context, page, f"{live_server}/c/{people[0].token}")
     for n, person in enumerate(people):
         page.goto(f"{live_server}/c/{person.token}")  # what the phone camera opens, served by the service worker
         heading = page.locator("[data-person-name]")
@@ -137,8 +152,7 @@ def test_a_refused_note_stays_on_the_phone_marked_for_the_person_to_fix(app, liv
     page = context.new_page()
     sign_in(page, live_server, me)
     page.goto(f"{live_server}/c/{person.token}")
-    context.set_offline(True)
-    page.goto(f"{live_server}/c/{person.token}")
+    go_offline(context, page, f"{live_server}/c/{person.token}")
     page.get_by_label("What did you talk about? What stood out?").fill("x" * 2001)  # over the server's limit
     page.evaluate("document.querySelector('#shell-body').removeAttribute('maxlength')")
     page.get_by_label("What did you talk about? What stood out?").fill("y" * 2001)
