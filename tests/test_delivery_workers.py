@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from relbuild.extensions import db
 from relbuild.models import Prompt, User
 from relbuild.services.delivery import send_due
-from relbuild.services.followups import schedule_for_note
-from relbuild.models import Note
+from relbuild.services.notes import save_note
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTHORS = 300
@@ -34,11 +33,7 @@ def make_authors(app, count: int) -> None:
                           email_confirmed_at=datetime(2026, 11, 1))
             db.session.add(author)
             db.session.flush()
-            note = Note(author_id=author.id, subject_id=subject.id, body=f"Note number {n} about Sam's robots",
-                        met_at=datetime(2026, 11, 29, 12, 0))
-            db.session.add(note)
-            db.session.flush()
-            schedule_for_note(note, created=True)
+            save_note(author, subject, f"Note number {n} about Sam's robots", met_at=datetime(2026, 11, 29, 12, 0))
         db.session.commit()
 
 

@@ -181,14 +181,18 @@ def my_events(user: User) -> list[tuple[Event, bool, bool]]:
     return [(event, event.id in joined, event.id in organizing) for event in events]
 
 
-def event_at(author_id: int, met_at: datetime) -> int | None:
-    """The event the author joined that was on when they met someone (the latest to start), if any."""
-    return db.session.scalar(
-        sa.select(Event.id).join(EventAttendee, EventAttendee.event_id == Event.id)
-        .where(EventAttendee.user_id == author_id, Event.starts_at <= met_at + TAG_GRACE)
-        .where(Event.ends_at >= met_at - TAG_GRACE)
-        .order_by(Event.starts_at.desc()).limit(1)
-    )
+# Built once: it runs on every new note (the write path).
+_EVENT_AT = (sa.select(Event.id, Event.ends_at).join(EventAttendee, EventAttendee.event_id == Event.id)
+             .where(EventAttendee.user_id == sa.bindparam("author"), Event.starts_at <= sa.bindparam("starts_by"),
+                    Event.ends_at >= sa.bindparam("ends_after"))
+             .order_by(Event.starts_at.desc()).limit(1))
+
+
+def event_at(author_id: int, met_at: datetime) -> tuple[int, datetime] | None:
+    """The event the author joined that was on when they met someone (the latest to start): (id, end), if any."""
+    row = db.session.execute(_EVENT_AT, {"author": author_id, "starts_by": met_at + TAG_GRACE,
+                                         "ends_after": met_at - TAG_GRACE}).first()
+    return tuple(row) if row else None
 
 
 def local(event: Event, moment: datetime, viewer: User | None = None) -> datetime:

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Event, Note, Prompt, User, utcnow
+from ..models import Note, Prompt, User, utcnow
 from .errors import RelbuildError
 from .profiles import zone
 from ..i18n import gettext as _
@@ -65,10 +65,6 @@ def _add(user: User, note: Note, kind: str, due_at: datetime, group_key: str | N
     return prompt
 
 
-def _open_prompts(note: Note, *kinds: str):
-    return sa.select(Prompt).where(Prompt.note_id == note.id, Prompt.kind.in_(kinds), Prompt.status == "pending")
-
-
 def _cancel(note: Note, *kinds: str) -> None:
     db.session.execute(sa.update(Prompt).where(Prompt.note_id == note.id, Prompt.kind.in_(kinds),
                                                Prompt.status == "pending").values(status="cancelled"))
@@ -108,24 +104,6 @@ def _row(author: User, note_id: str, kind: str, due_at: datetime, group_key: str
 CANCEL_OFFER_CHECK = (sa.update(Prompt.__table__).where(Prompt.note_id == sa.bindparam("cancel_note_id"),
                                                         Prompt.kind == OFFER_CHECK, Prompt.status == "pending")
                       .values(status="cancelled"))
-
-
-def schedule_for_note(note: Note, *, created: bool) -> None:
-    """Keep a note's prompts in step with it after it is written or edited (the caller commits)."""
-    author = db.session.get(User, note.author_id)
-    rows = []
-    if created:
-        event = db.session.get(Event, note.event_id) if note.event_id else None
-        rows = new_note_prompts(author, note.id, note.met_at, (event.id, event.ends_at) if event else None)
-    offer_open = bool(note.offer) and note.offer_done_at is None
-    # A new note has no prompts yet; an edited one may have an offer check waiting.
-    has_check = not created and db.session.scalar(_open_prompts(note, OFFER_CHECK).limit(1)) is not None
-    if offer_open and not has_check:
-        rows.append(offer_check_prompt(author, note.id, note.met_at, created=created,
-                                       followed_up_at=note.followed_up_at))
-    elif not offer_open and has_check:
-        _cancel(note, OFFER_CHECK)
-    db.session.add_all(Prompt(**row) for row in rows)
 
 
 def log_follow_up(note: Note, now: datetime | None = None) -> None:

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import Badge, Event, EventAttendee, Note, NoteWrite, Prompt, User, new_uuid, utcnow
+from ..models import Badge, Note, NoteWrite, Prompt, User, new_uuid, utcnow
 from .errors import RelbuildError
-from .events import TAG_GRACE
+from .events import event_at
 from .followups import OFFER_CHECK, CANCEL_OFFER_CHECK, new_note_prompts, offer_check_prompt
 from ..i18n import gettext as _, number
 
@@ -87,10 +87,6 @@ _BY_PAIR = sa.select(*_CURRENT).where(Note.author_id == sa.bindparam("author"),
                                       Note.subject_id == sa.bindparam("subject"))
 _INSERT_NOTE, _INSERT_WRITE, _INSERT_PROMPT = (sa.insert(Note.__table__), sa.insert(NoteWrite.__table__),
                                                sa.insert(Prompt.__table__))
-_EVENT_AT = (sa.select(Event.id, Event.ends_at).join(EventAttendee, EventAttendee.event_id == Event.id)
-             .where(EventAttendee.user_id == sa.bindparam("author"),
-                    Event.starts_at <= sa.bindparam("starts_by"), Event.ends_at >= sa.bindparam("ends_after"))
-             .order_by(Event.starts_at.desc()).limit(1))  # events.event_at, with the event's end
 _UPDATE_NOTE = sa.update(Note.__table__).where(Note.id == sa.bindparam("note_id"))
 
 
@@ -179,14 +175,13 @@ def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetim
     else:
         # A phone's clock can run ahead; a meeting is never in the future.
         met_at = min(met_at or now, now)
-        event = connection.execute(_EVENT_AT, {"author": author.id, "starts_by": met_at + TAG_GRACE,
-                                                "ends_after": met_at - TAG_GRACE}).first()
+        event = event_at(author.id, met_at)
         # One timestamp for both: a new note never looks "edited".
         statements.append((_INSERT_NOTE, {
             "id": write_id, "author_id": author.id, "subject_id": subject_id, "body": body, "offer": offer,
-            "met_at": met_at, "created_at": now, "updated_at": now, "event_id": event.id if event else None}))
+            "met_at": met_at, "created_at": now, "updated_at": now, "event_id": event[0] if event else None}))
         statements.append((_INSERT_WRITE, {"id": write_id, "note_id": write_id, "received_at": now}))
-        prompts = new_note_prompts(author, write_id, met_at, tuple(event) if event else None)
+        prompts = new_note_prompts(author, write_id, met_at, event)
         if offer:
             prompts.append(offer_check_prompt(author, write_id, met_at, created=True))
         statements.append((_INSERT_PROMPT, prompts))

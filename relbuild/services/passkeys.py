@@ -34,7 +34,7 @@ from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, Authentica
 
 from ..extensions import db
 from ..models import LoginSession, Passkey, PasskeyChallenge, User, utcnow
-from .accounts import (DELETED, PASSKEY_ONLY, UNCLAIMED, confirm_password, find_user_by_email, normalize_email,
+from .accounts import (DELETED, UNCLAIMED, confirm_password, find_user_by_email, normalize_email,
                        register_user)
 from .errors import RelbuildError
 from .followups import CONFIRM_EMAIL, SIGNUP_ATTEMPT, queue_account_email
