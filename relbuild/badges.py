@@ -12,6 +12,7 @@ from .services.badges import (badge_by_short_code, badge_by_token, badge_url, fo
 from .services.notes import coach_note, note_about, save_note, save_note_by_badge
 from .services.profiles import values_for_viewer
 from .i18n import gettext as _
+from .identity import core_connection, identity
 
 bp = Blueprint("badges", __name__)
 
@@ -73,16 +74,18 @@ def connect():
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @limiter.limit("120/minute")
 def person(token: str):
-    if request.method == "POST" and current_user.is_authenticated:
-        # The common case, a note saved from this page, without loading the page's objects; anything
-        # else (a refusal to show next to a field, an unknown or own badge) takes the full way below.
+    author = identity() if request.method == "POST" else None
+    if author is not None:
+        # The common case, a note saved from this page, without loading the page's objects (nor the
+        # author's account); anything else (a refusal to show next to a field, an unknown or own badge)
+        # takes the full way below.
         try:
-            saved = save_note_by_badge(current_user, token, request.form.get("body", ""),
+            saved = save_note_by_badge(core_connection(), author, token, request.form.get("body", ""),
                                        request.form.get("offer", ""))
         except RelbuildError:
             saved = None
         if saved is not None:
-            return _saved(*saved, url_for("badges.person", token=token))
+            return _saved(url_for("badges.person", token=token))
     try:
         badge = badge_by_token(token)
     except RelbuildError as error:
@@ -99,11 +102,17 @@ def person(token: str):
     return note_page(subject, "badges/person.html", url_for("badges.person", token=token), context)
 
 
-def _saved(note, name: str, here: str):
+def _saved(here: str):
+    # The page says so when it comes back (`saved_status`): the answer to a save writes no cookie.
+    return redirect(f"{here}?saved=1")
+
+
+def saved_status(note, name: str) -> tuple[str, str]:
+    """(category, message) shown like a flash on the page a note was just saved from."""
     hint = coach_note(note.body)
-    flash(_("Note about %(name)s saved. Tip: %(hint)s", name=name, hint=hint) if hint
-          else _("Note about %(name)s saved.", name=name), "hint" if hint else "success")
-    return redirect(here)
+    if hint:
+        return "hint", _("Note about %(name)s saved. Tip: %(hint)s", name=name, hint=hint)
+    return "success", _("Note about %(name)s saved.", name=name)
 
 
 def note_page(subject, template: str, here: str, context: dict):
@@ -116,7 +125,8 @@ def note_page(subject, template: str, here: str, context: dict):
     form = NoteForm(obj=note)
     outcome = run_form(form, lambda: save_note(current_user, subject, form.body.data, form.offer.data or ""))
     if outcome.ok:
-        return _saved(outcome.value[0], subject.name, here)
+        return _saved(here)
     editing = note is None or request.method == "POST" or request.args.get("edit") == "1"
+    status = saved_status(note, subject.name) if note is not None and request.args.get("saved") == "1" else None
     return render_template(template, form=form, note=note, action=here, editing=editing,
-                           edit_url=f"{here}?edit=1#note", **context), outcome.status
+                           edit_url=f"{here}?edit=1#note", saved_status=status, **context), outcome.status

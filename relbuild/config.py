@@ -133,6 +133,9 @@ def from_environment(instance_path: Path) -> dict:
         "SESSION_IDLE_DAYS": idle_days,
         "SESSION_MAX_DAYS": max_days,
         "PERMANENT_SESSION_LIFETIME": timedelta(days=max_days),  # the cookie lasts as long as the session can
+        # ...from signing in: the server-side row keeps the idle limit, so the cookie is not signed again and
+        # sent back on every request (only when what it holds changes).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         # Invitations (attendee imports, co-organizers): per organizer in any 24 hours, and per event.
         "INVITES_PER_ORGANIZER_DAY": int(os.environ.get("INVITES_PER_ORGANIZER_DAY") or 5000),
         "INVITES_PER_EVENT": int(os.environ.get("INVITES_PER_EVENT") or 10000),

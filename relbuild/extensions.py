@@ -2,7 +2,7 @@
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -27,9 +27,10 @@ def user_or_address() -> str:
     A whole venue often shares one public address (the venue's NAT), so per-address limits alone
     would refuse a busy fair; signed-in people are told apart by their account instead.
     """
-    if current_user and current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return get_remote_address()
+    from .identity import identity  # (imports the services, which import this module)
+
+    who = identity()
+    return f"user:{who.id}" if who is not None else get_remote_address()
 
 
 # Wrong passwords are limited per account address in the database (services.throttle), not here.

@@ -17,7 +17,6 @@ from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 from flask import Blueprint, Response, abort, has_request_context, redirect, request
 from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, lazy_ngettext, ngettext
-from flask_login import current_user
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SOURCE_LANGUAGE = "en"
@@ -60,8 +59,11 @@ def select_locale() -> str:
     """A signed-in person's own language; otherwise the switch's choice, the browser's, English."""
     if not has_request_context():
         return SOURCE_LANGUAGE
-    if current_user and current_user.is_authenticated:
-        return valid_language(getattr(current_user, "language", None)) or SOURCE_LANGUAGE
+    from .identity import identity  # (imports the services, which import this module)
+
+    who = identity()
+    if who is not None:
+        return valid_language(who.language) or SOURCE_LANGUAGE
     return valid_language(request.cookies.get(COOKIE)) or browser_language()
 
 

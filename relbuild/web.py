@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
+from .identity import identity
 from .i18n import format_moment, gettext as _, lazy_gettext as _l
 from .pwa import asset_version, js_catalog_url, static_url
 from .services.accounts import outbox_key
@@ -45,17 +46,26 @@ ERROR_TITLES = {
 }
 
 
+# Every response carries these (a view may set its own first); HSTS only over HTTPS.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user and current_user.is_authenticated and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "private, no-store"
+    present = {name.lower() for name, _value in headers.items()}  # one pass: each lookup would scan them again
+    added = [header for header in SECURITY_HEADERS if header[0].lower() not in present]
+    if request.is_secure and "strict-transport-security" not in present:
+        added.append(HSTS)
+    if "cache-control" not in present and identity() is not None:
+        added.append(("Cache-Control", "private, no-store"))
+    headers.extend(added)
     return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -343,23 +344,58 @@ _SESSION_USER = (sa.select(User, LoginSession.last_seen_at).join(LoginSession, L
                         LoginSession.created_at > sa.bindparam("created_after")))
 
 
-def load_session_user(session_id: str, now: datetime | None = None) -> User | None:
-    """Return the signed-in user for a session id, or None when that session has ended or expired.
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is signed in as: what limits, language, caching and note writes need (see relbuild/identity.py)."""
+    session_id: str
+    id: int
+    timezone: str
+    language: str
+    prompt_hour: int
+    is_authenticated = True
+
+
+# The same check, for who a request is signed in as without an account object (relbuild/identity.py).
+_SESSION_IDENTITY = (sa.select(User.id, User.timezone, User.language, User.prompt_hour, LoginSession.last_seen_at)
+                     .join(LoginSession, LoginSession.user_id == User.id)
+                     .where(LoginSession.id == sa.bindparam("session_id"),
+                            LoginSession.last_seen_at > sa.bindparam("seen_after"),
+                            LoginSession.created_at > sa.bindparam("created_after")))
+_TOUCH_SESSION = sa.update(LoginSession.__table__).where(LoginSession.id == sa.bindparam("touched_id"))
+
+
+def _live_session_row(connection, statement, session_id: str, now: datetime | None):
+    """The row of a session that has neither idled out nor outlived its lifetime (its last use noted), or None.
 
     The session's last-seen time is written at most every few minutes, not on every request.
     """
     now = now or utcnow()
     idle, lifetime = session_limits()
-    row = db.session.execute(_SESSION_USER, {"session_id": session_id, "seen_after": now - idle,
-                                             "created_after": now - lifetime}).first()
+    row = connection.execute(statement, {"session_id": session_id, "seen_after": now - idle,
+                                         "created_after": now - lifetime}).first()
+    if row is not None and now - row.last_seen_at > SEEN_EVERY:
+        connection.execute(_TOUCH_SESSION, {"touched_id": session_id, "last_seen_at": now})
+        connection.commit()
+    return row
+
+
+def load_session_user(session_id: str, now: datetime | None = None) -> User | None:
+    """Return the signed-in user for a session id, or None when that session has ended or expired."""
+    row = _live_session_row(db.session, _SESSION_USER, session_id, now)
     if row is None:
         return None
-    user, last_seen = row
-    if now - last_seen > SEEN_EVERY:
-        db.session.execute(sa.update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now))
-        db.session.commit()
+    user = row[0]
     user.session_id = session_id
     return user
+
+
+def load_session_identity(connection: sa.Connection, session_id: str, now: datetime | None = None) -> Identity | None:
+    """load_session_user's check on a Core connection, answered with the few columns a request needs."""
+    row = _live_session_row(connection, _SESSION_IDENTITY, session_id, now)
+    connection.rollback()  # ends the read's transaction rather than leaving it open for the rest of the request
+    return None if row is None else Identity(session_id, row.id, row.timezone, row.language, row.prompt_hour)
+
+
 
 
 def active_sessions(user: User, now: datetime | None = None) -> list[LoginSession]:

@@ -188,9 +188,9 @@ _EVENT_AT = (sa.select(Event.id, Event.ends_at).join(EventAttendee, EventAttende
              .order_by(Event.starts_at.desc()).limit(1))
 
 
-def event_at(author_id: int, met_at: datetime) -> tuple[int, datetime] | None:
+def event_at(connection: sa.Connection, author_id: int, met_at: datetime) -> tuple[int, datetime] | None:
     """The event the author joined that was on when they met someone (the latest to start): (id, end), if any."""
-    row = db.session.execute(_EVENT_AT, {"author": author_id, "starts_by": met_at + TAG_GRACE,
+    row = connection.execute(_EVENT_AT, {"author": author_id, "starts_by": met_at + TAG_GRACE,
                                          "ends_after": met_at - TAG_GRACE}).first()
     return tuple(row) if row else None
 

@@ -105,45 +105,53 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
     return db.session.get(Note, saved.id, populate_existing=True), saved.created
 
 
-def save_note_by_badge(author: User, token: str, body: str, offer: str = "") -> tuple[SavedNote, str] | None:
+def save_note_by_badge(connection: sa.Connection, author, token: str, body: str,
+                       offer: str = "") -> tuple[SavedNote, str] | None:
     """The badge page's form: save the author's note about the owner of a current badge; (note, owner's name).
 
     None when the badge is unknown, replaced or the author's own (the page says why). The badge, its
-    owner and the author's note about them are read in one statement; no ORM objects are made.
+    owner and the author's note about them are read in one statement; no ORM objects are made: all of
+    it runs on `connection`, outside the ORM session, and the author is anything with the columns
+    `id`, `timezone` and `prompt_hour` (an `Identity`).
     """
     body, offer = _check(body, offer)
-    row = db.session.connection().execute(_BY_BADGE, {"author": author.id, "token": token}).first() \
-        if len(token) <= 64 else None
+    row = connection.execute(_BY_BADGE, {"author": author.id, "token": token}).first() if len(token) <= 64 else None
     if row is None or row.user_id == author.id:
+        connection.rollback()
         return None
     current = row if row.id is not None else None
-    return write_note(author, row.user_id, body, offer, current=current, replayable=False), row.name
+    return write_note(author, row.user_id, body, offer, current=current, replayable=False,
+                      connection=connection), row.name
 
 
-def write_note(author: User, subject_id: int, body: str, offer: str = "", *, met_at: datetime | None = None,
-               write_id: str | None = None, current=_UNREAD, replayable: bool = True) -> SavedNote:
+def write_note(author, subject_id: int, body: str, offer: str = "", *, met_at: datetime | None = None,
+               write_id: str | None = None, current=_UNREAD, replayable: bool = True,
+               connection: sa.Connection | None = None) -> SavedNote:
     """save_note's work in SQL statements (no ORM objects): every read first, then one short write transaction.
 
     `current`: the note as the caller already read it (columns of _CURRENT; None: there is none).
     `replayable`: False when the server made the write id itself, so it cannot be a replay.
+    `connection`: a Core connection to write on and commit (default: the ORM session's, committed by it).
     """
     body, offer = _check(body, offer)
     replayable = replayable and write_id is not None
     write_id = write_id or new_uuid()
+    transaction = connection if connection is not None else db.session
     for _attempt in range(2):
         try:
-            return _write(author, subject_id, body, offer, met_at, write_id, current, replayable)
+            return _write(transaction, author, subject_id, body, offer, met_at, write_id, current, replayable)
         except IntegrityError:
             # A concurrent request (a retry of this very write, or another write about the same
             # person) committed first; the second try sees it and becomes a replay or an edit.
-            db.session.rollback()
+            transaction.rollback()
             current = _UNREAD
     raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
 
 
-def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetime | None, write_id: str,
+def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: datetime | None, write_id: str,
            current, replayable: bool) -> SavedNote:
-    connection = db.session.connection()
+    """`transaction`: a Core connection or the ORM session; the statements run on its connection, then it commits."""
+    connection = transaction if isinstance(transaction, sa.Connection) else transaction.connection()
     replay = False
     if replayable:
         earlier = connection.execute(_BY_WRITE, {"write_id": write_id}).first()
@@ -175,7 +183,7 @@ def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetim
     else:
         # A phone's clock can run ahead; a meeting is never in the future.
         met_at = min(met_at or now, now)
-        event = event_at(author.id, met_at)
+        event = event_at(connection, author.id, met_at)
         # One timestamp for both: a new note never looks "edited".
         statements.append((_INSERT_NOTE, {
             "id": write_id, "author_id": author.id, "subject_id": subject_id, "body": body, "offer": offer,
@@ -191,7 +199,7 @@ def _write(author: User, subject_id: int, body: str, offer: str, met_at: datetim
     with _sqlite_writer if connection.dialect.name == "sqlite" else nullcontext():
         for statement, params in statements:
             connection.execute(statement, params)
-        db.session.commit()
+        transaction.commit()
     return SavedNote(note_id, body, offer, created)
 
 

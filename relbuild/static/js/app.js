@@ -181,6 +181,11 @@
   }
 
   function showStoredFlash() {
+    // A note saved without scripts comes back as ?saved=1 (the page shows the message): keep it out of
+    // the address, so reloading or sharing the page does not say it again.
+    if (/^\?saved=1$/.test(location.search) && window.history.replaceState) {
+      history.replaceState(history.state, "", location.pathname + location.hash);
+    }
     var stored = sessionStorage.getItem("relbuild-flash");
     if (!stored) return;
     sessionStorage.removeItem("relbuild-flash");
