@@ -22,8 +22,8 @@ YEAR = 365 * 24 * 3600
 def built_copy(filename: str, version: str) -> Path | None:
     """The minified copy of a static file, when the last build was made from the file as it is now."""
     stem, dot, extension = filename.rpartition(".")
-    path = DIST / f"{stem}.{version}.{extension}" if dot else None
-    return path if path is not None and path.is_file() else None
+    path = DIST / f"{stem}.{version}.{extension}"
+    return path if dot and path.is_file() else None
 
 
 def send_static(filename: str) -> Response:
