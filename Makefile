@@ -10,6 +10,9 @@ HTTPS  ?= 0
 export FLASK_APP := app
 
 VENDOR := relbuild/static/vendor/jsQR.js
+# Minified, gzip and brotli copies of the scripts and styles (scripts/build_static.mjs), served when present.
+DIST := relbuild/static/dist/.built
+STATIC_SOURCES := $(wildcard relbuild/static/js/*.js relbuild/static/css/*.css)
 
 .PHONY: run test migrate clean vendor translations compile-translations
 
@@ -51,7 +54,15 @@ $(VENDOR): package-lock.json
 		echo "npm not found: the in-app camera scanner is off; photo upload and typed codes still work"; \
 	fi
 
-vendor: $(VENDOR)
+# Rebuilt whenever a script or style changes; without npm the app serves them as written.
+$(DIST): $(VENDOR) $(STATIC_SOURCES) scripts/build_static.mjs
+	@if [ -x node_modules/.bin/esbuild ]; then \
+		node scripts/build_static.mjs && touch $@; \
+	else \
+		echo "npm not found: scripts and styles are served as written (not minified, compressed on the fly)"; \
+	fi
+
+vendor: $(VENDOR) $(DIST)
 
 migrate: $(VENV)/.installed vendor compile-translations
 	$(BIN)/flask db upgrade

@@ -50,10 +50,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side rows; see services.accounts
 
-    from . import (account, api, auth, badges, cli, events, followups, identity, invitations, pages, passkeys, people,
-                   profile, pwa, scan, verification, web)
+    from . import (account, api, assets, auth, badges, cli, events, followups, identity, invitations, pages, passkeys,
+                   people, profile, pwa, scan, verification, web)
 
     init_i18n(app)
+    assets.init_app(app)
     identity.init_app(app)
     web.init_app(app)
     for module in (auth, passkeys, verification, profile, account, badges, people, followups, events, invitations, api,

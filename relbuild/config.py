@@ -124,10 +124,10 @@ def from_environment(instance_path: Path) -> dict:
         "FOLLOWUP_LEASE_SECONDS": int(os.environ.get("FOLLOWUP_LEASE_SECONDS") or 300),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,  # static URLs carry a content hash (pwa.static_url)
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,  # a phone photo of a badge, or an attendee CSV
-        "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "application/json",
-                               "application/manifest+json", "image/svg+xml", "text/plain"],
+        # Static scripts and styles are compressed by `make` (assets.py); these are compressed on the fly.
+        "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
+                               "application/json", "application/manifest+json", "image/svg+xml", "text/plain"],
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS") or 0),
         # Sign-in sessions end after this many days unused, and this many days after signing in at the latest.
         "SESSION_IDLE_DAYS": idle_days,

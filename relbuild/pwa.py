@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,11 +20,23 @@ SHELL_ASSETS = ("css/app.css", "js/app.js", "js/outbox.js", "js/scanner.js", "js
 OFFLINE_SHELL = "/offline"
 
 
-@lru_cache(maxsize=256)
 def asset_version(filename: str) -> str | None:
-    """A short hash of a static file's content (None when the file is missing, e.g. no npm)."""
+    """A short hash of a static file's content (None when the file is missing, e.g. no npm).
+
+    Read again whenever the file's size or modification time changes, so an edited script gets a new URL
+    (and is never taken for its old minified copy, see assets.py) without restarting the server.
+    """
     path = STATIC / filename
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.is_file() else None
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return _content_hash(path, found.st_mtime_ns, found.st_size) if stat.S_ISREG(found.st_mode) else None
+
+
+@lru_cache(maxsize=256)
+def _content_hash(path: Path, _mtime_ns: int, _size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
 def static_url(filename: str) -> str:
