@@ -11,10 +11,10 @@ from flask_wtf.csrf import generate_csrf
 from .extensions import limiter
 from .services import RelbuildError
 from .services.accounts import outbox_key
-from .services.badges import badge_by_token
 from .services import push
-from .services.notes import coach_note, save_note
+from .services.notes import coach_note, sync_note
 from .i18n import gettext as _
+from .identity import core_connection, identity
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -53,7 +53,8 @@ def _met_at(value) -> datetime | None:
 @limiter.limit("120/minute")
 def put_note(note_id: str):
     """Create or update my one note about the badge's owner; the same id again is the same note."""
-    if not current_user.is_authenticated:
+    author = identity()  # (no account object: the write runs in SQL on the request's connection)
+    if author is None:
         return error("not_signed_in", _("Log in again to sync your notes; they are kept on this phone."), 401)
     note_id = note_id.lower()
     if not UUID.fullmatch(note_id):
@@ -66,14 +67,13 @@ def put_note(note_id: str):
         return error("bad_field", _("badge, body and offer must be text."), 422)
     try:
         met_at = _met_at(data.get("met_at"))
-        subject = badge_by_token(fields["badge"], met_before=met_at).user
-        note, created = save_note(current_user, subject, fields["body"], fields["offer"], met_at=met_at,
-                                  write_id=note_id)
+        note, person = sync_note(core_connection(), author, fields["badge"], fields["body"], fields["offer"],
+                                 met_at=met_at, write_id=note_id)
     except RelbuildError as problem:
         status = 422 if problem.status == 400 else problem.status
         return jsonify(error=problem.code, message=problem.message, field=problem.field), status
-    return jsonify(id=note.id, person=subject.name, body=note.body, offer=note.offer,
-                   hint=coach_note(note.body)), 201 if created else 200
+    return jsonify(id=note.id, person=person, body=note.body, offer=note.offer,
+                   hint=coach_note(note.body)), 201 if note.created else 200
 
 
 # Web Push: this device's subscription (the worker sends the pushes; see services/push.py).

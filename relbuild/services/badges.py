@@ -77,6 +77,12 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
     """
     badge = db.session.scalar(sa.select(Badge).options(joinedload(Badge.user)).where(Badge.token == token)) \
         if len(token) <= 64 else None
+    refuse_unusable(badge, met_before, now)
+    return badge
+
+
+def refuse_unusable(badge, met_before: datetime | None = None, now: datetime | None = None) -> None:
+    """badge_by_token's refusals for a badge (or a row with its `replaced_at`) as read: None when unknown."""
     if badge is None:
         raise RelbuildError("badge_unknown", _("There is no badge with this link."), status=404)
     if badge.replaced_at is not None:
@@ -84,7 +90,6 @@ def badge_by_token(token: str, *, met_before: datetime | None = None, now: datet
         offline = met_before is not None and met_before < badge.replaced_at <= now <= badge.replaced_at + OFFLINE_GRACE
         if not offline:
             raise RelbuildError("badge_replaced", _("This badge was replaced by its owner."), status=410)
-    return badge
 
 
 NEVER_USED = _l("0, O, 1, I, L and U")

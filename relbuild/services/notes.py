@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Badge, Note, NoteWrite, Prompt, User, new_uuid, utcnow
 from .errors import RelbuildError
+from .badges import refuse_unusable
 from .events import event_at
 from .followups import OFFER_CHECK, CANCEL_OFFER_CHECK, new_note_prompts, offer_check_prompt
 from ..i18n import gettext as _, number
@@ -81,6 +82,12 @@ _sqlite_writer = threading.Lock()
 _BY_BADGE = (sa.select(Badge.user_id, User.name, *_CURRENT).join(User, User.id == Badge.user_id)
              .outerjoin(Note, sa.and_(Note.author_id == sa.bindparam("author"), Note.subject_id == Badge.user_id))
              .where(Badge.token == sa.bindparam("token"), Badge.replaced_at.is_(None)))
+_BY_TOKEN = (sa.select(Badge.user_id, Badge.replaced_at, User.name, *_CURRENT,
+                       sa.select(NoteWrite.note_id).where(NoteWrite.id == sa.bindparam("write_id"))
+                       .scalar_subquery().label("written_to"))
+             .join(User, User.id == Badge.user_id)
+             .outerjoin(Note, sa.and_(Note.author_id == sa.bindparam("author"), Note.subject_id == Badge.user_id))
+             .where(Badge.token == sa.bindparam("token")))
 _BY_WRITE = (sa.select(Note.author_id, Note.subject_id, *_CURRENT).join(NoteWrite, NoteWrite.note_id == Note.id)
              .where(NoteWrite.id == sa.bindparam("write_id")))
 _BY_PAIR = sa.select(*_CURRENT).where(Note.author_id == sa.bindparam("author"),
@@ -98,8 +105,6 @@ def save_note(author: User, subject: User, body: str, offer: str = "", met_at: d
     nothing new. A second write about the same person (say, two offline scans) updates the one note:
     the later write wins and the text it replaced is kept in the note's history.
     """
-    if author.id == subject.id:
-        raise RelbuildError("own_badge", _("This is your own badge: keep notes about the people you meet."))
     saved = write_note(author, subject.id, body, offer, met_at=met_at, write_id=write_id)
     # The write went around the ORM: refresh a copy of the note this session may already hold.
     return db.session.get(Note, saved.id, populate_existing=True), saved.created
@@ -120,26 +125,45 @@ def save_note_by_badge(connection: sa.Connection, author, token: str, body: str,
         connection.rollback()
         return None
     current = row if row.id is not None else None
-    return write_note(author, row.user_id, body, offer, current=current, replayable=False,
-                      connection=connection), row.name
+    return write_note(author, row.user_id, body, offer, current=current, connection=connection), row.name
+
+
+def sync_note(connection: sa.Connection, author, token: str, body: str, offer: str, *, met_at: datetime | None,
+              write_id: str) -> tuple[SavedNote, str]:
+    """The phone's outbox (PUT /api/notes/<write_id>): save_note by badge token, replay-safe; (note, owner's name).
+
+    Refuses as badge_by_token and save_note do. The badge (a retired one may still take a note met before it
+    was replaced), its owner, the author's note about them and where this write id already went are read in
+    one statement, on `connection`, without ORM objects (the author: an `Identity` is enough).
+    """
+    row = connection.execute(_BY_TOKEN, {"author": author.id, "token": token, "write_id": write_id}).first() \
+        if len(token) <= 64 else None
+    refuse_unusable(row, met_before=met_at)
+    current, replay = (row if row.id is not None else None), row.written_to is not None
+    if replay and row.written_to != row.id:
+        current = _UNREAD  # this id went to another note: the general way below says so
+    return write_note(author, row.user_id, body, offer, met_at=met_at, write_id=write_id, current=current,
+                      replay=replay, connection=connection), row.name
 
 
 def write_note(author, subject_id: int, body: str, offer: str = "", *, met_at: datetime | None = None,
-               write_id: str | None = None, current=_UNREAD, replayable: bool = True,
+               write_id: str | None = None, current=_UNREAD, replay: bool = False,
                connection: sa.Connection | None = None) -> SavedNote:
     """save_note's work in SQL statements (no ORM objects): every read first, then one short write transaction.
 
-    `current`: the note as the caller already read it (columns of _CURRENT; None: there is none).
-    `replayable`: False when the server made the write id itself, so it cannot be a replay.
+    `current`: the note as the caller already read it (columns of _CURRENT; None: there is none), and then
+    `replay`: whether `write_id` was already written to it. Unread, both are read here.
     `connection`: a Core connection to write on and commit (default: the ORM session's, committed by it).
     """
+    if author.id == subject_id:
+        raise RelbuildError("own_badge", _("This is your own badge: keep notes about the people you meet."))
     body, offer = _check(body, offer)
-    replayable = replayable and write_id is not None
+    from_client = write_id is not None  # (an id the server makes cannot have been written before)
     write_id = write_id or new_uuid()
     transaction = connection if connection is not None else db.session
     for _attempt in range(2):
         try:
-            return _write(transaction, author, subject_id, body, offer, met_at, write_id, current, replayable)
+            return _write(transaction, author, subject_id, body, offer, met_at, write_id, current, replay, from_client)
         except IntegrityError:
             # A concurrent request (a retry of this very write, or another write about the same
             # person) committed first; the second try sees it and becomes a replay or an edit.
@@ -149,18 +173,18 @@ def write_note(author, subject_id: int, body: str, offer: str = "", *, met_at: d
 
 
 def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: datetime | None, write_id: str,
-           current, replayable: bool) -> SavedNote:
+           current, replay: bool, from_client: bool) -> SavedNote:
     """`transaction`: a Core connection or the ORM session; the statements run on its connection, then it commits."""
     connection = transaction if isinstance(transaction, sa.Connection) else transaction.connection()
-    replay = False
-    if replayable:
-        earlier = connection.execute(_BY_WRITE, {"write_id": write_id}).first()
+    if current is _UNREAD:
+        replay = False
+        earlier = connection.execute(_BY_WRITE, {"write_id": write_id}).first() if from_client else None
         if earlier is not None:
             if (earlier.author_id, earlier.subject_id) != (author.id, subject_id):
                 raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
             current, replay = earlier, True
-    if current is _UNREAD:
-        current = connection.execute(_BY_PAIR, {"author": author.id, "subject": subject_id}).first()
+        else:
+            current = connection.execute(_BY_PAIR, {"author": author.id, "subject": subject_id}).first()
     now = utcnow()
     statements: list[tuple] = []
     if current is not None:
