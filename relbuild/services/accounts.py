@@ -396,8 +396,6 @@ def load_session_identity(connection: sa.Connection, session_id: str, now: datet
     return None if row is None else Identity(session_id, row.id, row.timezone, row.language, row.prompt_hour)
 
 
-
-
 def active_sessions(user: User, now: datetime | None = None) -> list[LoginSession]:
     """The user's sessions that still work, most recently used first (expired ones are removed)."""
     now = now or utcnow()
