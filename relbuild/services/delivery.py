@@ -220,7 +220,7 @@ def _email_templates() -> jinja2.Environment:
     if language not in made:
         app = current_app.jinja_env
         env = jinja2.Environment(loader=app.loader, autoescape=app.autoescape, extensions=list(app.extensions),
-                                 **current_app.jinja_options)
+                                 auto_reload=app.auto_reload, **current_app.jinja_options)
         env.filters.update(app.filters)
         env.globals.update(app.globals)
         env.policies.update(app.policies)
