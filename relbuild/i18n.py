@@ -112,8 +112,14 @@ def format_moment(value: datetime | None, style: str = "medium", tz=None) -> str
         value = value.astimezone(tz)
     pattern = str(_PATTERNS[style]) if style in _PATTERNS else style
     if not isinstance(value, datetime):  # a day (a digest's date): formatted as it is
-        return format_date(value, pattern, locale=current_language())
+        return _format_day(value, pattern, current_language())
     return babel_format_datetime(value, pattern, tzinfo=value.tzinfo, locale=current_language())
+
+
+@lru_cache(maxsize=512)
+def _format_day(day, pattern: str, language: str) -> str:
+    """A follow-up pass writes the same few days in thousands of emails."""
+    return format_date(day, pattern, locale=language)
 
 
 def number(value) -> str:

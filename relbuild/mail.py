@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -52,11 +53,11 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     flattening: half of a follow-up pass's CPU. These headers are made here, so they are
     written as they are (long ones, like unsubscribe links, stay on one line).
     """
-    name, address = parseaddr(current_app.config["MAIL_FROM"])
+    sender, address = _sender(current_app.config["MAIL_FROM"])
     # "=_" never starts a quoted-printable line, so never in a body: the rest needs no secret randomness (the
     # OS's would release the GIL for every message, and the pass then waits behind the sending threads for it).
     boundary = f"=_{random.getrandbits(96):024x}"
-    lines = [f"From: {formataddr((name, address), charset='utf-8')}", f"To: {to}",
+    lines = [sender, f"To: {to}",
              _header("Subject", subject), f"Date: {formatdate(localtime=False)}",
              f"Message-ID: {message_id}", "Auto-Submitted: auto-generated",
              *(_header(key, value) for key, value in (headers or {}).items()),
@@ -67,6 +68,13 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     lines += [f"--{boundary}--", ""]
     # UTF-8 only where an address itself is international (SMTPUTF8); everything else is ASCII by now.
     return OutgoingMail(sender=address, to=to, message_id=message_id, data=CRLF.join(lines).encode("utf-8"))
+
+
+@lru_cache(maxsize=4)
+def _sender(mail_from: str) -> tuple[str, str]:
+    """MAIL_FROM as a From: header line, and its address (parsed once, not for every message)."""
+    name, address = parseaddr(mail_from)
+    return f"From: {formataddr((name, address), charset='utf-8')}", address
 
 
 def mail_domain() -> str:
