@@ -120,13 +120,12 @@ class SMTPConnection:
         return False
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port or 465, timeout=30, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port or 465, timeout=30, context=ssl.create_default_context())
         else:
             smtp = smtplib.SMTP(self.host, self.port or (587 if self.security == "starttls" else 25), timeout=30)
-            if self.security == "starttls":
-                smtp.starttls(context=context)
+            if self.security == "starttls":  # the system's certificates are read only when they are used
+                smtp.starttls(context=ssl.create_default_context())
         if self.username:
             smtp.login(self.username, self.password)
         return smtp
