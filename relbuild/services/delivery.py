@@ -355,9 +355,9 @@ def send_due(now: datetime | None = None) -> PassResult:
                     current_app.logger.exception("could not render prompt %s", group[0].id)
                     _failed(group, token, now, error, True, result)
                     continue
-                in_flight[transport.submit(message)] = group
-                if len(in_flight) >= transport.size:  # every connection busy or answered: record, wait for one
+                if len(in_flight) >= transport.size:  # this one is ready before a connection frees up
                     _settle(in_flight, token, now, result)
+                in_flight[transport.submit(message)] = group
             while in_flight:  # before the next claim: its rows must not still look in flight
                 _settle(in_flight, token, now, result)
         # Pushes go after the emails, from their own outbox: a dead device never holds an email up.
