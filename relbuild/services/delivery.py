@@ -15,10 +15,11 @@ thread renders them and records every outcome, the sending threads only talk SMT
 """
 from __future__ import annotations
 
+import queue
 import secrets
 import smtplib
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -329,6 +330,7 @@ def send_due(now: datetime | None = None) -> PassResult:
     token = secrets.token_hex(16)
     result = PassResult()
     in_flight: dict[Future, list[Prompt]] = {}
+    answered: queue.SimpleQueue[Future] = queue.SimpleQueue()  # each future as its SMTP answer comes
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
         while prompts := _claim(now, token, utcnow(), lease):
             with_devices = _with_devices(prompts)
@@ -356,10 +358,12 @@ def send_due(now: datetime | None = None) -> PassResult:
                     _failed(group, token, now, error, True, result)
                     continue
                 if len(in_flight) >= transport.size:  # this one is ready before a connection frees up
-                    _settle(in_flight, token, now, result)
-                in_flight[transport.submit(message)] = group
+                    _settle(in_flight, answered, token, now, result)
+                future = transport.submit(message)
+                in_flight[future] = group
+                future.add_done_callback(answered.put)
             while in_flight:  # before the next claim: its rows must not still look in flight
-                _settle(in_flight, token, now, result)
+                _settle(in_flight, answered, token, now, result)
         # Pushes go after the emails, from their own outbox: a dead device never holds an email up.
         forget_expired(utcnow())
         result.pushes = send_due_pushes(now, lease, _backoff)
@@ -367,13 +371,15 @@ def send_due(now: datetime | None = None) -> PassResult:
     return result
 
 
-def _settle(in_flight: dict, token: str, now: datetime, result: PassResult) -> None:
+def _settle(in_flight: dict, answered: queue.SimpleQueue, token: str, now: datetime, result: PassResult) -> None:
     """Wait for at least one SMTP answer, then record the outcome of every message answered by then.
 
     A message stays in `in_flight` until recorded, and no more than SMTP_CONNECTIONS are: at most that
     many were accepted by the server and not yet marked sent, whenever the worker dies.
     """
-    done = wait(in_flight, return_when=FIRST_COMPLETED)[0]
+    done = [answered.get()]
+    while not answered.empty():
+        done.append(answered.get())
     accepted: list[Prompt] = []
     for future in done:
         group = in_flight.pop(future)
