@@ -28,6 +28,7 @@ Run it from the project folder:
     .venv/bin/python bench/followup_pass.py --profile    # also print where the pass spends its time (cProfile)
     .venv/bin/python bench/followup_pass.py --smtp-delay-ms 50   # a provider's pace; --connections N sets
                                                                  # SMTP_CONNECTIONS (default: the app's)
+    .venv/bin/python bench/followup_pass.py --smtp-port 5310     # the sink's port (default: a free one)
 
 Exit status: 1 when any message is missing or duplicated; with --strict, also when the
 budget is missed.
