@@ -188,11 +188,12 @@ def smtp_server(port: int, conn, delay: float = 0.0) -> None:
 class SMTPServer:
     """smtp_server in its own process, so it does not share the sender's GIL; a context manager."""
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, port: int | None = None):
         self.delay = delay
+        self.port = port
 
     def __enter__(self) -> "SMTPServer":
-        self.port = free_port()
+        self.port = self.port or free_port()
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(target=smtp_server, args=(self.port, child, self.delay), daemon=True)

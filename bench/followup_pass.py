@@ -10,7 +10,7 @@ What it does:
    new PostgreSQL database of that name (it must not exist yet; it is dropped afterwards).
    Then runs `flask --app app db upgrade` on it.
 2. Creates 10,000 authors, each with one note about the same person, met on 2026-11-29 and
-   scheduled by the app's own `schedule_for_note`: 10,000 digest prompts (one email each)
+   scheduled by the app's own `new_note_prompts`: 10,000 digest prompts (one email each)
    due at 2026-11-30 09:00 UTC.
 3. Starts an aiosmtpd server on a free 127.0.0.1 port in a separate process (so it does not
    share the sender's GIL) that accepts and counts every message.
@@ -28,6 +28,7 @@ Run it from the project folder:
     .venv/bin/python bench/followup_pass.py --profile    # also print where the pass spends its time (cProfile)
     .venv/bin/python bench/followup_pass.py --smtp-delay-ms 50   # a provider's pace; --connections N sets
                                                                  # SMTP_CONNECTIONS (default: the app's)
+    .venv/bin/python bench/followup_pass.py --smtp-port 5310     # the sink's port (default: a free one)
 
 Exit status: 1 when any message is missing or duplicated; with --strict, also when the
 budget is missed.
@@ -63,8 +64,8 @@ def seed(count: int) -> None:
     import sqlalchemy as sa
 
     from relbuild.extensions import db
-    from relbuild.models import Note, User
-    from relbuild.services.followups import schedule_for_note
+    from relbuild.models import Note, Prompt, User
+    from relbuild.services.followups import new_note_prompts, offer_check_prompt
 
     subject = User(email="sam@bench.example", password_hash="!", name="Sam Subject", values=[],
                    headline="Builds robots", share_email=True)
@@ -81,9 +82,12 @@ def seed(count: int) -> None:
              for n, author in enumerate(authors)]
     db.session.add_all(notes)
     db.session.flush()
-    with db.session.no_autoflush:
-        for note in notes:
-            schedule_for_note(note, created=True)
+    prompts = []
+    for note, author in zip(notes, authors):  # as the write path schedules a new note's prompts
+        prompts += new_note_prompts(author, note.id, note.met_at)
+        if note.offer:
+            prompts.append(offer_check_prompt(author, note.id, note.met_at, created=True))
+    db.session.execute(sa.insert(Prompt), prompts)
     db.session.commit()
 
 
@@ -119,13 +123,14 @@ def main() -> int:
     parser.add_argument("--smtp-delay-ms", type=float, default=0.0,
                         help="the sink answers each message this long after its data arrived (default 0)")
     parser.add_argument("--connections", type=int, help="SMTP_CONNECTIONS for the pass (default: the app's)")
+    parser.add_argument("--smtp-port", type=int, help="the sink's port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args()
     if args.quick:
         args.count = 500
     if args.connections:
         os.environ["SMTP_CONNECTIONS"] = str(args.connections)
     delay = args.smtp_delay_ms / 1000
-    with ScratchDatabase(args.database_url) as scratch, SMTPServer(delay) as smtp:
+    with ScratchDatabase(args.database_url) as scratch, SMTPServer(delay, args.smtp_port) as smtp:
         env = {**os.environ, "DATABASE_URL": scratch.url, "SECRET_KEY": "bench-secret-key",
                "BASE_URL": "https://relbuild.example", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
                "SMTP_SECURITY": "none"}

@@ -77,31 +77,31 @@ def in_language(code: str | None):
 
 
 # Date patterns are messages too: each language says how it writes a date (fr: "mercredi 2 décembre 2026, 09 h 30").
-def _patterns() -> dict[str, str]:
-    return {
-        # Translators: a Babel date pattern (https://babel.pocoo.org/en/latest/dates.html). Day, month, year, time.
-        "medium": gettext("d MMM y, HH:mm"),
-        # Translators: a Babel date pattern. Day, month and year.
-        "date": gettext("d MMM y"),
-        # Translators: a Babel date pattern. Weekday, day, month, time.
-        "day_time": gettext("EEE d MMM, HH:mm"),
-        # Translators: a Babel date pattern. Weekday, day and month.
-        "day": gettext("EEEE d MMMM"),
-        # Translators: a Babel date pattern. Day and month.
-        "day_month": gettext("d MMMM"),
-        # Translators: a Babel date pattern. Day and short month.
-        "day_short": gettext("d MMM"),
-        # Translators: a Babel date pattern. The full date and time.
-        "full": gettext("EEEE d MMMM y, HH:mm"),
-        # Translators: a Babel date pattern. Weekday, day, month, year and time.
-        "weekday_date_time": gettext("EEE d MMM y, HH:mm"),
-        # Translators: a Babel date pattern. The time of day.
-        "time": gettext("HH:mm"),
-        # Translators: a Babel date pattern. Weekday and hour (the dashboard's hourly chart).
-        "weekday_hour": gettext("EEE HH"),
-        # Translators: a Babel date pattern. The hour (the dashboard's hourly chart).
-        "hour": gettext("HH"),
-    }
+# Each is translated when used (one lookup a date, not one for every pattern).
+_PATTERNS = {
+    # Translators: a Babel date pattern (https://babel.pocoo.org/en/latest/dates.html). Day, month, year, time.
+    "medium": lazy_gettext("d MMM y, HH:mm"),
+    # Translators: a Babel date pattern. Day, month and year.
+    "date": lazy_gettext("d MMM y"),
+    # Translators: a Babel date pattern. Weekday, day, month, time.
+    "day_time": lazy_gettext("EEE d MMM, HH:mm"),
+    # Translators: a Babel date pattern. Weekday, day and month.
+    "day": lazy_gettext("EEEE d MMMM"),
+    # Translators: a Babel date pattern. Day and month.
+    "day_month": lazy_gettext("d MMMM"),
+    # Translators: a Babel date pattern. Day and short month.
+    "day_short": lazy_gettext("d MMM"),
+    # Translators: a Babel date pattern. The full date and time.
+    "full": lazy_gettext("EEEE d MMMM y, HH:mm"),
+    # Translators: a Babel date pattern. Weekday, day, month, year and time.
+    "weekday_date_time": lazy_gettext("EEE d MMM y, HH:mm"),
+    # Translators: a Babel date pattern. The time of day.
+    "time": lazy_gettext("HH:mm"),
+    # Translators: a Babel date pattern. Weekday and hour (the dashboard's hourly chart).
+    "weekday_hour": lazy_gettext("EEE HH"),
+    # Translators: a Babel date pattern. The hour (the dashboard's hourly chart).
+    "hour": lazy_gettext("HH"),
+}
 
 
 def format_moment(value: datetime | None, style: str = "medium", tz=None) -> str:
@@ -112,10 +112,16 @@ def format_moment(value: datetime | None, style: str = "medium", tz=None) -> str
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         value = value.astimezone(tz)
-    pattern = _patterns().get(style, style)
+    pattern = str(_PATTERNS[style]) if style in _PATTERNS else style
     if not isinstance(value, datetime):  # a day (a digest's date): formatted as it is
-        return format_date(value, pattern, locale=current_language())
+        return _format_day(value, pattern, current_language())
     return babel_format_datetime(value, pattern, tzinfo=value.tzinfo, locale=current_language())
+
+
+@lru_cache(maxsize=512)
+def _format_day(day, pattern: str, language: str) -> str:
+    """A follow-up pass writes the same few days in thousands of emails."""
+    return format_date(day, pattern, locale=language)
 
 
 def number(value) -> str:

@@ -1,8 +1,8 @@
 """Outgoing mail: building messages and sending them over SMTP, or into instance/outbox/."""
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import smtplib
 import queue
 import ssl
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -52,9 +53,11 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     flattening: half of a follow-up pass's CPU. These headers are made here, so they are
     written as they are (long ones, like unsubscribe links, stay on one line).
     """
-    name, address = parseaddr(current_app.config["MAIL_FROM"])
-    boundary = "=_" + secrets.token_hex(12)  # "=" never starts a quoted-printable line, so never in a body
-    lines = [f"From: {formataddr((name, address), charset='utf-8')}", f"To: {to}",
+    sender, address = _sender(current_app.config["MAIL_FROM"])
+    # "=_" never starts a quoted-printable line, so never in a body: the rest needs no secret randomness (the
+    # OS's would release the GIL for every message, and the pass then waits behind the sending threads for it).
+    boundary = f"=_{random.getrandbits(96):024x}"
+    lines = [sender, f"To: {to}",
              _header("Subject", subject), f"Date: {formatdate(localtime=False)}",
              f"Message-ID: {message_id}", "Auto-Submitted: auto-generated",
              *(_header(key, value) for key, value in (headers or {}).items()),
@@ -65,6 +68,13 @@ def build_message(*, to: str, subject: str, text: str, html: str, message_id: st
     lines += [f"--{boundary}--", ""]
     # UTF-8 only where an address itself is international (SMTPUTF8); everything else is ASCII by now.
     return OutgoingMail(sender=address, to=to, message_id=message_id, data=CRLF.join(lines).encode("utf-8"))
+
+
+@lru_cache(maxsize=4)
+def _sender(mail_from: str) -> tuple[str, str]:
+    """MAIL_FROM as a From: header line, and its address (parsed once, not for every message)."""
+    name, address = parseaddr(mail_from)
+    return f"From: {formataddr((name, address), charset='utf-8')}", address
 
 
 def mail_domain() -> str:
@@ -110,13 +120,12 @@ class SMTPConnection:
         return False
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port or 465, timeout=30, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port or 465, timeout=30, context=ssl.create_default_context())
         else:
             smtp = smtplib.SMTP(self.host, self.port or (587 if self.security == "starttls" else 25), timeout=30)
-            if self.security == "starttls":
-                smtp.starttls(context=context)
+            if self.security == "starttls":  # the system's certificates are read only when they are used
+                smtp.starttls(context=ssl.create_default_context())
         if self.username:
             smtp.login(self.username, self.password)
         return smtp

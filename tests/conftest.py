@@ -151,6 +151,7 @@ class Mailbox:
         self.messages: list = []
         self.refuse: set[str] = set()  # recipients answered with a permanent 550
         self.hold_after: int | None = None  # accept this many messages, then hold the next one
+        self.on_accept = None  # called with each message taken, before the client hears "250"
         self.delay = 0.0  # seconds before answering each message (a real provider's pace)
         self.arrivals: list[float] = []  # time.monotonic() at which each message was started (MAIL FROM)
         self.most_at_once = 0  # most messages being answered at the same moment
@@ -191,6 +192,8 @@ class Mailbox:
                 await asyncio.sleep(0.05)
             return "451 4.3.0 Try again later"
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        if self.on_accept is not None:
+            self.on_accept(self.messages[-1])
         return "250 Message accepted"
 
     def start(self):

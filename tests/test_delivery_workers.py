@@ -99,6 +99,47 @@ def test_worker_killed_mid_pass_loses_nothing_and_sends_nothing_twice(app, mailb
     assert_each_delivered_once(app, mailbox)
 
 
+def test_worker_killed_the_moment_the_server_accepts_resends_at_most_one_message_a_connection(app, mailbox):
+    """The window the module admits, hit on purpose: the server has taken the 40th message and the worker dies
+    before hearing so; the other connections' messages may be in the same state. The next worker sends
+    those again, and only those: no more than SMTP_CONNECTIONS, and nothing is lost."""
+    make_authors(app, AUTHORS)
+    mailbox.delay = 0.01  # several messages out at once
+    workers: list[subprocess.Popen] = []
+
+    def kill_at_40th(message) -> None:
+        if len(mailbox.messages) == 40:
+            workers[0].send_signal(signal.SIGKILL)
+
+    mailbox.on_accept = kill_at_40th
+    workers.append(worker(app, mailbox, SMTP_CONNECTIONS="4"))
+    workers[0].wait(120)
+    assert workers[0].returncode == -signal.SIGKILL
+    mailbox.on_accept = None
+    time.sleep(0.5)  # any DATA the server was answering when the worker died has landed
+    taken = Counter(m["To"] for m in mailbox.messages)
+    recorded = sent_digests(app)
+    with app.app_context():
+        sent_to = set(db.session.scalars(sa.select(User.email).join(Prompt, Prompt.user_id == User.id)
+                                         .where(Prompt.kind == "digest", Prompt.status == "sent")))
+    assert sent_to <= set(taken) and len(taken) >= 40  # nothing marked sent that the server did not take
+    unrecorded = set(taken) - sent_to  # taken, but the worker died before writing it down
+    assert 1 <= len(unrecorded) <= 4, (len(taken), recorded)  # the 40th at least; at most one a connection
+
+    time.sleep(1.2)  # let the dead worker's one-second lease run out
+    second = worker(app, mailbox, FOLLOWUP_LEASE_SECONDS="1", SMTP_CONNECTIONS="4")
+    out, err = second.communicate(timeout=240)
+    assert second.returncode == 0, err
+    assert f"sent {AUTHORS - recorded}" in out
+    recipients = Counter(m["To"] for m in mailbox.messages)
+    assert set(recipients) == {f"author{n}@example.com" for n in range(AUTHORS)}  # nobody lost
+    assert {to for to, n in recipients.items() if n > 1} == unrecorded  # sent twice: exactly those
+    assert set(recipients.values()) <= {1, 2}
+    with app.app_context():
+        assert Counter(db.session.scalars(sa.select(Prompt.status).where(Prompt.kind == "digest"))) == {
+            "sent": AUTHORS}
+
+
 def test_four_workers_at_once_push_each_prompt_to_each_device_exactly_once(app, mailbox):
     """Pushes have their own outbox, claimed like prompts: 4 workers, 300 devices, one push each, one email each."""
     import secrets as _secrets

@@ -38,9 +38,8 @@ def messages(request, app, make_user, monkeypatch):
     used: set[str] = set()
     import relbuild.services.delivery as delivery
 
-    real_render = delivery.render_template
-    monkeypatch.setattr(delivery, "render_template",
-                        lambda name, **context: used.add(name) or real_render(name, **context))
+    real_render = delivery._render
+    monkeypatch.setattr(delivery, "_render", lambda name, context: used.add(name) or real_render(name, context))
     rendered = {}
     with app.test_request_context(base_url=app.config["BASE_URL"]):
         me = db.session.get(User, author.id)

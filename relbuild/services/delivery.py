@@ -2,10 +2,12 @@
 
 Exactly once in practice: a prompt is claimed by one UPDATE that only takes rows still pending
 (PostgreSQL skips rows another worker has locked; SQLite runs one writer at a time), and is marked
-sent as soon as the SMTP server accepts it. A worker killed mid-pass leaves rows 'sending';
-they are claimed again once their lease runs out. The one remaining window: a worker killed after
-the server accepted a message and before its row was marked sent sends that message again (with
-SMTP_CONNECTIONS messages in flight at once, at most one a connection).
+sent once the SMTP server accepted it: every message answered by then is recorded in one UPDATE
+whenever all SMTP_CONNECTIONS connections have a message out, and at the end of each batch. A
+worker killed mid-pass leaves rows 'sending'; they are claimed again once their lease runs out. The
+one remaining window: messages the server accepted that the dead worker had not recorded yet are
+sent again. A message counts as out until it is recorded, so there are never more of them than
+SMTP_CONNECTIONS: at most one a connection (tests/test_delivery_workers.py kills a worker then).
 
 Messages go out over SMTP_CONNECTIONS connections at once (a provider takes tens of milliseconds a
 message, so one connection would cap a pass at ~20 a second), capped at SMTP_MAX_PER_SECOND; this
@@ -13,23 +15,26 @@ thread renders them and records every outcome, the sending threads only talk SMT
 """
 from __future__ import annotations
 
+import queue
 import secrets
 import smtplib
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+import jinja2
 import sqlalchemy as sa
-from flask import current_app, render_template, url_for
+from flask import current_app, request, url_for
+from flask_babel import get_translations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
 from ..models import Invitation, Note, Prompt, User, WorkerPass, utcnow
-from ..i18n import format_moment, gettext as _, in_language, ngettext
+from ..i18n import current_language, format_moment, gettext as _, in_language, ngettext
 from .accounts import find_user_by_email, reset_token
 from .events import event_when
 from .followups import (ACCOUNT_KINDS, CONFIRM_EMAIL, DIGEST, EMAIL_CHANGED, INVITATION, PASSWORD_RESET,
@@ -157,10 +162,10 @@ def _render_prompt(prompts: list[Prompt]):
     first = prompts[0]
     user: User = first.user
     items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
-              "done": url_for("followups.email_action", token=action_token(p.id, "done"), _external=True),
-              "snooze": url_for("followups.email_action", token=action_token(p.id, "snooze"), _external=True)}
+              "done": _link("followups.email_action", action_token(p.id, "done")),
+              "snooze": _link("followups.email_action", action_token(p.id, "snooze"))}
              for p in prompts]
-    unsubscribe = url_for("followups.unsubscribe", token=unsubscribe_token(user.public_id), _external=True)
+    unsubscribe = _link("followups.unsubscribe", unsubscribe_token(user.public_id))
     names = [item["person"].name for item in items]
     who = names[0] if len(names) == 1 else ngettext("%(name)s and %(num)d more", "%(name)s and %(num)d more",
                                                     len(names) - 1, name=names[0])
@@ -181,12 +186,48 @@ def _render_prompt(prompts: list[Prompt]):
         message_id = f"<prompt.{opaque_id('prompt', first.id)}@{mail_domain()}>"
     context = {"user": user, "items": items, "kind": first.kind, "day": format_moment(day, "day") if day else None,
                "event": event,
-               "unsubscribe": unsubscribe, "followups": url_for("followups.index", _external=True)}
+               "unsubscribe": unsubscribe, "followups": _link("followups.index")}
     return build_message(
         to=user.email, subject=subject, message_id=message_id,
-        text=render_template("email/prompt.txt", **context), html=render_template("email/prompt.html", **context),
+        text=_render("email/prompt.txt", context), html=_render("email/prompt.html", context),
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
+
+
+_TOKEN = "0token0"
+
+
+def _link(endpoint: str, token: str | None = None) -> str:
+    """url_for(endpoint, token=token, _external=True), the rest of the URL built once a request (a pass renders
+    thousands of links in one); signed tokens are URL-safe, so url_for would not have quoted them either."""
+    links = request.environ.setdefault("relbuild.links", {})
+    if endpoint not in links:
+        links[endpoint] = url_for(endpoint, _external=True, **({} if token is None else {"token": _TOKEN}))
+    return links[endpoint] if token is None else links[endpoint].replace(_TOKEN, token)
+
+
+def _render(name: str, context: dict) -> str:
+    """An email template in the current language, rendered with only what it is given: none of the page
+    context processors (the signed-in user, CSRF, passkeys) that render_template would run for every message."""
+    return _email_templates().get_template(name).render(context)
+
+
+def _email_templates() -> jinja2.Environment:
+    """The app's templates, filters and globals with the current language's catalog installed in them: one
+    environment a language, made once. In the app's own, every `_()` and `{% trans %}` of a template asks
+    Flask-Babel for the catalog again through the request context (most of a pass's rendering time)."""
+    language = current_language()
+    made = current_app.extensions.setdefault("relbuild.email_templates", {})
+    if language not in made:
+        app = current_app.jinja_env
+        env = jinja2.Environment(loader=app.loader, autoescape=app.autoescape, extensions=list(app.extensions),
+                                 auto_reload=app.auto_reload, **current_app.jinja_options)
+        env.filters.update(app.filters)
+        env.globals.update(app.globals)
+        env.policies.update(app.policies)
+        env.install_gettext_translations(get_translations(), newstyle=True)
+        made[language] = env
+    return made[language]
 
 
 def _account_email(prompt: Prompt, subject: str, template: str, **context) -> object:
@@ -195,8 +236,7 @@ def _account_email(prompt: Prompt, subject: str, template: str, **context) -> ob
     context.update(user=prompt.user, to=to)
     return build_message(
         to=to, subject=subject, message_id=f"<{prompt.kind}.{opaque_id('prompt', prompt.id)}@{mail_domain()}>",
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
+        text=_render(f"email/{template}.txt", context), html=_render(f"email/{template}.html", context),
     )
 
 
@@ -290,6 +330,7 @@ def send_due(now: datetime | None = None) -> PassResult:
     token = secrets.token_hex(16)
     result = PassResult()
     in_flight: dict[Future, list[Prompt]] = {}
+    answered: queue.SimpleQueue[Future] = queue.SimpleQueue()  # each future as its SMTP answer comes
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]), open_transport() as transport:
         while prompts := _claim(now, token, utcnow(), lease):
             with_devices = _with_devices(prompts)
@@ -316,12 +357,13 @@ def send_due(now: datetime | None = None) -> PassResult:
                     current_app.logger.exception("could not render prompt %s", group[0].id)
                     _failed(group, token, now, error, True, result)
                     continue
-                in_flight[transport.submit(message)] = group
-                # Record each accepted message as soon as its answer comes (the window in which a killed
-                # worker would send it again stays one message per connection); wait when all are busy.
-                _settle(in_flight, token, now, result, block=len(in_flight) >= transport.size)
+                if len(in_flight) >= transport.size:  # this one is ready before a connection frees up
+                    _settle(in_flight, answered, token, now, result)
+                future = transport.submit(message)
+                in_flight[future] = group
+                future.add_done_callback(answered.put)
             while in_flight:  # before the next claim: its rows must not still look in flight
-                _settle(in_flight, token, now, result, block=True)
+                _settle(in_flight, answered, token, now, result)
         # Pushes go after the emails, from their own outbox: a dead device never holds an email up.
         forget_expired(utcnow())
         result.pushes = send_due_pushes(now, lease, _backoff)
@@ -329,9 +371,15 @@ def send_due(now: datetime | None = None) -> PassResult:
     return result
 
 
-def _settle(in_flight: dict, token: str, now: datetime, result: PassResult, block: bool) -> None:
-    """Record the outcome of every message whose SMTP answer came (with `block`, wait for at least one)."""
-    done = wait(in_flight, return_when=FIRST_COMPLETED)[0] if block else [f for f in in_flight if f.done()]
+def _settle(in_flight: dict, answered: queue.SimpleQueue, token: str, now: datetime, result: PassResult) -> None:
+    """Wait for at least one SMTP answer, then record the outcome of every message answered by then.
+
+    A message stays in `in_flight` until recorded, and no more than SMTP_CONNECTIONS are: at most that
+    many were accepted by the server and not yet marked sent, whenever the worker dies.
+    """
+    done = [answered.get()]
+    while not answered.empty():
+        done.append(answered.get())
     accepted: list[Prompt] = []
     for future in done:
         group = in_flight.pop(future)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Serializer, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from .errors import RelbuildError
 from ..i18n import gettext as _
@@ -14,8 +16,30 @@ ACTION_MAX_AGE = 60 * 24 * 3600  # prompt links work for 60 days
 ACTIONS = ("done", "snooze")
 
 
+class _Short:
+    """Payloads of a few bytes, never zlib-compressed: compressing one costs more than signing it (zlib sets up
+    its window every time) and never made these shorter, so the links are the same; `loads` reads both."""
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
+class _ShortTimed(_Short, URLSafeTimedSerializer):
+    pass
+
+
+class _ShortUntimed(_Short, URLSafeSerializer):
+    pass
+
+
+@lru_cache(maxsize=8)
+def _serializer(secret: str, salt: str, timed: bool = True) -> URLSafeSerializer:
+    """Built once per key and salt (a follow-up pass signs three links an email)."""
+    return (_ShortTimed if timed else _ShortUntimed)(secret, salt=salt)
+
+
 def _timed(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return _serializer(current_app.config["SECRET_KEY"], salt)
 
 
 def action_token(prompt_id: int, action: str) -> str:
@@ -39,12 +63,12 @@ def read_action_token(token: str) -> tuple[int, str]:
 
 def unsubscribe_token(public_id: str) -> str:
     # Unsubscribe links never expire: an old email must still be able to stop the next one.
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").dumps(public_id)
+    return _serializer(current_app.config["SECRET_KEY"], "unsubscribe", timed=False).dumps(public_id)
 
 
 def read_unsubscribe_token(token: str) -> str:
     try:
-        return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").loads(token)
+        return _serializer(current_app.config["SECRET_KEY"], "unsubscribe", timed=False).loads(token)
     except BadSignature:
         raise RelbuildError("link_invalid", _("This unsubscribe link is not valid."), status=404)
 
