@@ -242,6 +242,8 @@ class Prompt(db.Model):
     __table_args__ = (
         sa.Index("ix_prompts_claim", "status", "next_attempt_at"),
         sa.Index("ix_prompts_user_due", "user_id", "due_at"),
+        # Every note write asks whether its note has a waiting offer check (and lookups by note use it too).
+        sa.Index("ix_prompts_note_kind_status", "note_id", "kind", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -251,7 +253,7 @@ class Prompt(db.Model):
     address: Mapped[str | None] = mapped_column(sa.String(254), default=None)
     invitation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invitations.id", ondelete="CASCADE"),
                                                       index=True, default=None)
-    note_id: Mapped[str | None] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[str | None] = mapped_column(sa.ForeignKey("notes.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), default=None)
     kind: Mapped[str] = mapped_column(sa.String(16))
     group_key: Mapped[str | None] = mapped_column(sa.String(64), index=True, default=None)
