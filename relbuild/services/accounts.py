@@ -392,7 +392,6 @@ def load_session_user(session_id: str, now: datetime | None = None) -> User | No
 def load_session_identity(connection: sa.Connection, session_id: str, now: datetime | None = None) -> Identity | None:
     """load_session_user's check on a Core connection, answered with the few columns a request needs."""
     row = _live_session_row(connection, _SESSION_IDENTITY, session_id, now)
-    connection.rollback()  # ends the read's transaction rather than leaving it open for the rest of the request
     return None if row is None else Identity(session_id, row.id, row.timezone, row.language, row.prompt_hour)
 
 
