@@ -117,9 +117,8 @@ def save_note_by_badge(connection: sa.Connection, author, token: str, body: str,
     None when the badge is unknown, replaced or the author's own (the page says why). The badge, its
     owner and the author's note about them are read in one statement; no ORM objects are made: all of
     it runs on `connection`, outside the ORM session, and the author is anything with the columns
-    `id`, `timezone` and `prompt_hour` (an `Identity`).
+    `id`, `timezone` and `prompt_hour` (an `Identity`). The text is checked by write_note.
     """
-    body, offer = _check(body, offer)
     row = connection.execute(_BY_BADGE, {"author": author.id, "token": token}).first() if len(token) <= 64 else None
     if row is None or row.user_id == author.id:
         connection.rollback()

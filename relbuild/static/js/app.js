@@ -181,8 +181,8 @@
   }
 
   function showStoredFlash() {
-    // A note saved without scripts comes back as ?saved=1 (the page shows the message): keep it out of
-    // the address, so reloading or sharing the page does not say it again.
+    // A note saved by the plain form (no outbox on this browser) comes back as ?saved=1 and the page shows
+    // the message: keep it out of the address, so reloading or sharing the page does not say it again.
     if (/^\?saved=1$/.test(location.search) && window.history.replaceState) {
       history.replaceState(history.state, "", location.pathname + location.hash);
     }
