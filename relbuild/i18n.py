@@ -112,15 +112,20 @@ def format_moment(value: datetime | None, style: str = "medium", tz=None) -> str
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         value = value.astimezone(tz)
-    pattern = str(_PATTERNS[style]) if style in _PATTERNS else style
+    pattern = date_pattern(style)
     if not isinstance(value, datetime):  # a day (a digest's date): formatted as it is
-        return _format_day(value, pattern, current_language())
+        return format_day(value, pattern, current_language())
     return babel_format_datetime(value, pattern, tzinfo=value.tzinfo, locale=current_language())
 
 
+def date_pattern(style: str) -> str:
+    """The current language's Babel pattern for a style of _PATTERNS (any other text is a pattern itself)."""
+    return str(_PATTERNS[style]) if style in _PATTERNS else style
+
+
 @lru_cache(maxsize=512)
-def _format_day(day, pattern: str, language: str) -> str:
-    """A follow-up pass writes the same few days in thousands of emails."""
+def format_day(day, pattern: str, language: str) -> str:
+    """A day in a language's pattern (a follow-up pass writes the same few days in thousands of emails)."""
     return format_date(day, pattern, locale=language)
 
 

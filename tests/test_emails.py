@@ -38,8 +38,9 @@ def messages(request, app, make_user, monkeypatch):
     used: set[str] = set()
     import relbuild.services.delivery as delivery
 
-    real_render = delivery._render
-    monkeypatch.setattr(delivery, "_render", lambda name, context: used.add(name) or real_render(name, context))
+    real_render = delivery._Catalog.render
+    monkeypatch.setattr(delivery._Catalog, "render",
+                        lambda words, name, context: used.add(name) or real_render(words, name, context))
     rendered = {}
     with app.test_request_context(base_url=app.config["BASE_URL"]):
         me = db.session.get(User, author.id)
@@ -155,3 +156,22 @@ def test_an_invitation_is_in_the_invitees_language_not_the_organizers(app, make_
         assert "sam. 14 mars 2026, 10 h 00–16 h 00 (America/Montreal)" in to_zoe.get_body(("plain",)).get_content()
         assert str(to_nobody["Subject"]) == "Invitation to “Spring Fair” on Relbuild"  # no account: the event's
         db.session.rollback()
+
+
+@pytest.mark.parametrize("body", [
+    "Bonjour Émile,\n\nUne ligne très longue " + "é" * 90 + " fin.\n",
+    "x" * 74 + " \nlast line without a newline",  # a space encoded at the very end of a full line
+    "tabs\tat the end\t\n.a dot first\nFrom here\r\nold line endings\r\n" + "中文" * 40,
+    "",
+])
+def test_a_body_reads_back_as_written_in_lines_a_mail_server_takes(app, body):
+    from relbuild.mail import build_message
+
+    with app.app_context():
+        data = build_message(to="a@example.com", subject="S", text=body, html=f"<p>{body}</p>",
+                             message_id="<m@example.com>").data
+    assert all(len(line) <= 76 for line in data.split(b"\r\n\r\n", 1)[1].split(b"\r\n")), data
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    written = "\n".join(body.splitlines()) + ("\n" if body.endswith("\n") else "")
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == written

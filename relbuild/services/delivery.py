@@ -34,7 +34,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..mail import build_message, mail_domain, open_transport
 from ..models import Invitation, Note, Prompt, User, WorkerPass, utcnow
-from ..i18n import current_language, format_moment, gettext as _, in_language, ngettext
+from ..i18n import current_language, date_pattern, format_day, gettext as _, in_language
 from .accounts import find_user_by_email, reset_token
 from .events import event_when
 from .followups import (ACCOUNT_KINDS, CONFIRM_EMAIL, DIGEST, EMAIL_CHANGED, INVITATION, PASSWORD_RESET,
@@ -118,8 +118,67 @@ def _set(prompts: list[Prompt], token: str, **values) -> None:
     db.session.commit()
 
 
-def write_link(note: Note, author: User) -> str:
-    """A mailto: draft when they share their email (their page otherwise).
+_prompts = Prompt.__table__
+# Built once: a pass marks messages sent every few messages, and a statement made anew each time cost as much
+# to build and look up in SQLAlchemy's cache as to run.
+_SENT = (sa.update(_prompts)
+         .where(_prompts.c.id.in_(sa.bindparam("ids", expanding=True)), _prompts.c.claim_token == sa.bindparam("token"))
+         .values(status="sent", sent_at=sa.bindparam("sent_at"), attempts=_prompts.c.attempts + 1, last_error=None))
+
+
+def _mark_sent(prompts: list[Prompt], token: str) -> None:
+    db.session.connection().execute(_SENT, {"ids": [p.id for p in prompts], "token": token, "sent_at": utcnow()})
+    db.session.commit()
+
+
+class _Catalog:
+    """An email language's words: its catalog, and the app's templates with that catalog installed.
+
+    Made once a language and kept. Flask-Babel's `gettext` finds the catalog again through the request
+    context on every call (three lookups and a locale spelled out each time), and so did every `_()` and
+    `{% trans %}` of the templates: most of a follow-up pass's rendering time, for the same few words.
+    """
+
+    def __init__(self, language: str):
+        app = current_app.jinja_env
+        self.language = language
+        self.translations = get_translations()
+        self.templates = jinja2.Environment(loader=app.loader, autoescape=app.autoescape,
+                                            extensions=list(app.extensions), auto_reload=app.auto_reload,
+                                            **current_app.jinja_options)
+        self.templates.filters.update(app.filters)
+        self.templates.globals.update(app.globals)
+        self.templates.policies.update(app.policies)
+        self.templates.install_gettext_translations(self.translations, newstyle=True)
+        self.day_pattern = date_pattern("day")
+
+    def _(self, message: str, **variables) -> str:
+        text = self.translations.gettext(message)
+        return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables) -> str:
+        return self.translations.ngettext(singular, plural, num) % {"num": num, **variables}
+
+    def day(self, day) -> str:
+        return format_day(day, self.day_pattern, self.language)
+
+    def render(self, name: str, context: dict) -> str:
+        """A template rendered with only what it is given: none of the page context processors (the signed-in
+        user, CSRF, passkeys) that render_template would run for every message."""
+        return self.templates.get_template(name).render(context)
+
+
+def _catalog() -> _Catalog:
+    """The current language's _Catalog."""
+    language = current_language()
+    made = current_app.extensions.setdefault("relbuild.email_catalogs", {})
+    if language not in made:
+        made[language] = _Catalog(language)
+    return made[language]
+
+
+def write_link(note: Note, author: User, words: _Catalog | None = None) -> str:
+    """A mailto: draft when they share their email (their page otherwise), in the current language.
 
     The draft greets them, says where and when you met and leaves a blank line for the author's
     own words. It never pastes the note or the offer: those were written to oneself ("Intro her to
@@ -128,16 +187,17 @@ def write_link(note: Note, author: User) -> str:
     person = note.subject
     if not person.share_email:
         return profile_url(person)
+    words = words or _catalog()
     first = person.name.split()[0] if person.name.split() else person.name
-    day = format_moment(local_date(author, note.met_at), "day")
+    day = words.day(local_date(author, note.met_at))
     if note.event is not None:
-        met = _("It was good to meet you at %(event)s on %(day)s.", event=note.event.name, day=day)
-        subject = _("Great to meet you at %(event)s", event=note.event.name)
+        met = words._("It was good to meet you at %(event)s on %(day)s.", event=note.event.name, day=day)
+        subject = words._("Great to meet you at %(event)s", event=note.event.name)
     else:
-        met = _("It was good to meet you on %(day)s.", day=day)
-        subject = _("Great to meet you")
-    lines = [_("Hi %(name)s,", name=first), "", met, "", "", "",
-             _("Best,"), author.name.split()[0] if author.name.split() else author.name]
+        met = words._("It was good to meet you on %(day)s.", day=day)
+        subject = words._("Great to meet you")
+    lines = [words._("Hi %(name)s,", name=first), "", met, "", "", "",
+             words._("Best,"), author.name.split()[0] if author.name.split() else author.name]
     return f"mailto:{quote(person.email)}?subject={quote(subject)}&body={quote(chr(10).join(lines))}"
 
 
@@ -147,7 +207,7 @@ def render_email(prompts: list[Prompt]):
     with in_language(recipient_language(first)):
         if first.kind in ACCOUNT_EMAILS:
             return ACCOUNT_EMAILS[first.kind](first)
-        return _render_prompt(prompts)
+        return _render_prompt(prompts, _catalog())
 
 
 def recipient_language(prompt: Prompt) -> str:
@@ -158,38 +218,38 @@ def recipient_language(prompt: Prompt) -> str:
     return prompt.user.language if prompt.user is not None else "en"
 
 
-def _render_prompt(prompts: list[Prompt]):
+def _render_prompt(prompts: list[Prompt], words: _Catalog):
     first = prompts[0]
     user: User = first.user
-    items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user),
+    items = [{"prompt": p, "note": p.note, "person": p.note.subject, "write": write_link(p.note, user, words),
               "done": _link("followups.email_action", action_token(p.id, "done")),
               "snooze": _link("followups.email_action", action_token(p.id, "snooze"))}
              for p in prompts]
     unsubscribe = _link("followups.unsubscribe", unsubscribe_token(user.public_id))
     names = [item["person"].name for item in items]
-    who = names[0] if len(names) == 1 else ngettext("%(name)s and %(num)d more", "%(name)s and %(num)d more",
-                                                    len(names) - 1, name=names[0])
+    who = names[0] if len(names) == 1 else words.ngettext("%(name)s and %(num)d more", "%(name)s and %(num)d more",
+                                                          len(names) - 1, name=names[0])
     event = first.note.event if first.kind == DIGEST else None
-    day = local_date(user, first.note.met_at) if first.kind == DIGEST else None
+    met_on = local_date(user, first.note.met_at) if first.kind == DIGEST else None
+    day = words.day(met_on) if met_on else None
     if event is not None:  # the event's name is an organizer's words: quoted, never the whole subject
-        subject = _("Your notes from “%(event)s”: %(who)s", event=event.name, who=who)
+        subject = words._("Your notes from “%(event)s”: %(who)s", event=event.name, who=who)
         message_id = f"<digest.{user.public_id}.event-{event.id}@{mail_domain()}>"
     elif day is not None:
-        subject = _("Your notes from %(day)s: %(who)s", day=format_moment(day, "day"), who=who)
-        message_id = f"<digest.{user.public_id}.{day.isoformat()}@{mail_domain()}>"
+        subject = words._("Your notes from %(day)s: %(who)s", day=day, who=who)
+        message_id = f"<digest.{user.public_id}.{met_on.isoformat()}@{mail_domain()}>"
     else:
         subject = {
-            "offer_check": _("You offered to help %(name)s — did you?", name=names[0]),
-            "reconnect": _("How is it going with %(name)s?", name=names[0]),
-            "reminder": _("Reminder: follow up with %(name)s", name=names[0]),
+            "offer_check": words._("You offered to help %(name)s — did you?", name=names[0]),
+            "reconnect": words._("How is it going with %(name)s?", name=names[0]),
+            "reminder": words._("Reminder: follow up with %(name)s", name=names[0]),
         }[first.kind]
         message_id = f"<prompt.{opaque_id('prompt', first.id)}@{mail_domain()}>"
-    context = {"user": user, "items": items, "kind": first.kind, "day": format_moment(day, "day") if day else None,
-               "event": event,
+    context = {"user": user, "items": items, "kind": first.kind, "day": day, "event": event,
                "unsubscribe": unsubscribe, "followups": _link("followups.index")}
     return build_message(
         to=user.email, subject=subject, message_id=message_id,
-        text=_render("email/prompt.txt", context), html=_render("email/prompt.html", context),
+        text=words.render("email/prompt.txt", context), html=words.render("email/prompt.html", context),
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
 
@@ -206,37 +266,14 @@ def _link(endpoint: str, token: str | None = None) -> str:
     return links[endpoint] if token is None else links[endpoint].replace(_TOKEN, token)
 
 
-def _render(name: str, context: dict) -> str:
-    """An email template in the current language, rendered with only what it is given: none of the page
-    context processors (the signed-in user, CSRF, passkeys) that render_template would run for every message."""
-    return _email_templates().get_template(name).render(context)
-
-
-def _email_templates() -> jinja2.Environment:
-    """The app's templates, filters and globals with the current language's catalog installed in them: one
-    environment a language, made once. In the app's own, every `_()` and `{% trans %}` of a template asks
-    Flask-Babel for the catalog again through the request context (most of a pass's rendering time)."""
-    language = current_language()
-    made = current_app.extensions.setdefault("relbuild.email_templates", {})
-    if language not in made:
-        app = current_app.jinja_env
-        env = jinja2.Environment(loader=app.loader, autoescape=app.autoescape, extensions=list(app.extensions),
-                                 auto_reload=app.auto_reload, **current_app.jinja_options)
-        env.filters.update(app.filters)
-        env.globals.update(app.globals)
-        env.policies.update(app.policies)
-        env.install_gettext_translations(get_translations(), newstyle=True)
-        made[language] = env
-    return made[language]
-
-
 def _account_email(prompt: Prompt, subject: str, template: str, **context) -> object:
     """An email about an account or an invitation, to the prompt's address (or the account's)."""
     to = prompt.address or prompt.user.email
     context.update(user=prompt.user, to=to)
+    words = _catalog()
     return build_message(
         to=to, subject=subject, message_id=f"<{prompt.kind}.{opaque_id('prompt', prompt.id)}@{mail_domain()}>",
-        text=_render(f"email/{template}.txt", context), html=_render(f"email/{template}.html", context),
+        text=words.render(f"email/{template}.txt", context), html=words.render(f"email/{template}.html", context),
     )
 
 
@@ -392,7 +429,7 @@ def _settle(in_flight: dict, answered: queue.SimpleQueue, token: str, now: datet
         result.sent += len(group)
         result.emails += 1
     if accepted:  # one UPDATE and commit for every message answered meanwhile
-        _set(accepted, token, status="sent", sent_at=utcnow(), attempts=Prompt.attempts + 1, last_error=None)
+        _mark_sent(accepted, token)
 
 
 def _push_can_arrive(group: list[Prompt]) -> bool:
@@ -427,7 +464,7 @@ def _push_or_skip(group: list[Prompt], token: str, now: datetime, result: PassRe
     if wants_email:
         return group
     if devices:
-        _set(group, token, status="sent", sent_at=utcnow(), attempts=group[0].attempts + 1, last_error=None)
+        _mark_sent(group, token)
         result.sent += len(group)
     else:  # emails turned off and no device: nothing to send (still shown in-app)
         _set(group, token, status="skipped")

@@ -16,7 +16,7 @@ from .collation import sorted_by_name
 from ..i18n import format_moment, gettext as _
 from .errors import RelbuildError
 from .invitations import ORGANIZER, invite
-from .profiles import timezone_names, zone
+from .profiles import is_timezone, zone
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 FIRST_YEAR, LAST_YEAR = 2000, 2199
@@ -65,7 +65,7 @@ def _check(name: str, venue: str, starts_at: str, ends_at: str, tz: str) -> dict
     venue = " ".join((venue or "").split())[:200]
     _refuse_links(venue, "venue", "venue")
     tz = (tz or "").strip()
-    if tz not in timezone_names():
+    if not is_timezone(tz):
         raise RelbuildError("bad_timezone", _("Pick the event's time zone from the list."), "timezone")
     start = _parse_local(starts_at, tz, "starts_at")
     end = _parse_local(ends_at, tz, "ends_at")

@@ -25,10 +25,20 @@ def timezone_names() -> tuple[str, ...]:
     return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
 
 
+@lru_cache(maxsize=1)
+def _timezone_set() -> frozenset[str]:
+    return frozenset(timezone_names())
+
+
+def is_timezone(name: str) -> bool:
+    """Whether name is one of timezone_names() (a set lookup: a follow-up pass asks for every email)."""
+    return name in _timezone_set()
+
+
 def valid_timezone(name: str | None) -> str:
     """Return name when it is a known IANA zone, otherwise 'UTC'."""
     name = (name or "").strip()
-    return name if name in timezone_names() else "UTC"
+    return name if is_timezone(name) else "UTC"
 
 
 def parse_values(raw: str) -> list[str]:
@@ -55,7 +65,7 @@ def update_profile(user: User, *, name: str, headline: str, values: str, can_hel
     if not name:
         raise RelbuildError("name_required", _("Tell people your name."), "name")
     tz = (timezone or "").strip()
-    if tz and tz not in timezone_names():
+    if tz and not is_timezone(tz):
         raise RelbuildError("bad_timezone", _("Pick your time zone from the list."), "timezone")
     user.name = name
     user.headline = (headline or "").strip()
