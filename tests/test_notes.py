@@ -1,5 +1,7 @@
 """One genuine note per person, people lists, privacy between people."""
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -7,7 +9,7 @@ import sqlalchemy as sa
 
 from relbuild.extensions import db
 from relbuild.models import Note
-from relbuild.services.notes import coach_note
+from relbuild.services.notes import coach_note, note_history
 
 BODY = "Talked about her thesis on bike-sharing; she asked how to recruit real riders for tests."
 
@@ -61,6 +63,27 @@ def test_write_then_edit_keeps_one_note(app, client, make_user, login):
         note = db.session.scalar(sa.select(Note))
         assert note.body.endswith("Also loves maps.") and note.offer == ""
         assert abs(note.met_at - datetime.utcnow()) < timedelta(minutes=1)
+
+
+def test_saves_about_one_person_at_the_same_moment_each_land_in_one_note(app, make_user, login):
+    """Eight tabs save a note about the same person at once: every save is answered "saved" (none refused,
+    none lost to a locked database), they make one note, and each text a later save replaced is its history."""
+    person, me = make_user(name="Bea"), make_user()
+    clients = [login(app.test_client(), me) for _ in range(8)]
+    forms = [{"body": f"{BODY} Take {n}.", "offer": "", "csrf_token": c.csrf_token()} for n, c in enumerate(clients)]
+    together = threading.Barrier(len(clients))
+
+    def save(n: int) -> int:
+        together.wait()
+        return clients[n].post(f"/c/{person.token}", data=forms[n]).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        assert list(pool.map(save, range(len(clients)))) == [302] * len(clients)
+    texts = {form["body"] for form in forms}
+    with app.app_context():
+        [note] = db.session.scalars(sa.select(Note)).all()
+        history = [write.previous_body for write in note_history(note)]
+    assert note.body in texts and len(history) == len(clients) - 1 and set(history) <= texts
 
 
 def test_vague_note_is_saved_with_a_gentle_hint(app, client, make_user, login):

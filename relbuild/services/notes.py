@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,7 +75,6 @@ _open_check = (sa.exists().where(Prompt.note_id == Note.id, Prompt.kind == OFFER
 _CURRENT = (Note.id, Note.body, Note.offer, Note.met_at, Note.followed_up_at, Note.offer_done_at,
             _open_check.label("has_check"))
 _UNREAD = object()
-_sqlite_writer = threading.Lock()
 # Built once: making a statement costs more CPU than SQLite takes to run one of these.
 _BY_BADGE = (sa.select(Badge.user_id, User.name, *_CURRENT).join(User, User.id == Badge.user_id)
              .outerjoin(Note, sa.and_(Note.author_id == sa.bindparam("author"), Note.subject_id == Badge.user_id))
@@ -188,7 +185,9 @@ def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: 
     statements: list[tuple] = []
     if current is not None:
         changed = (current.body, current.offer) != (body, offer)
-        if not replay:  # every write is kept (replay-safety); the text it replaced is the note's history
+        # A phone's write is kept by its id (replay-safety); the text a write replaced is the note's history.
+        # (An id the server made, with no text replaced, would be a row nobody ever reads.)
+        if not replay and (from_client or changed):
             statements.append((_INSERT_WRITE, {
                 "id": write_id, "note_id": current.id, "received_at": now,
                 "previous_body": current.body if changed else None,
@@ -211,19 +210,18 @@ def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: 
         statements.append((_INSERT_NOTE, {
             "id": write_id, "author_id": author.id, "subject_id": subject_id, "body": body, "offer": offer,
             "met_at": met_at, "created_at": now, "updated_at": now, "event_id": event[0] if event else None}))
-        statements.append((_INSERT_WRITE, {"id": write_id, "note_id": write_id, "received_at": now}))
+        if from_client:
+            statements.append((_INSERT_WRITE, {"id": write_id, "note_id": write_id, "received_at": now}))
         prompts = new_note_prompts(author, write_id, met_at, event)
         if offer:
             prompts.append(offer_check_prompt(author, write_id, met_at, created=True))
         statements.append((_INSERT_PROMPT, prompts))
         created, note_id = True, write_id
-    # SQLite has one writer at a time: threads of a process take turns here rather than in SQLite's
-    # busy handler, which sleeps up to 100 ms between tries. (Processes taking turns on a file lock as
-    # well measured slower: 0.42-0.45x the floor against 0.53x, BENCHMARKS.md.)
-    with _sqlite_writer if connection.dialect.name == "sqlite" else nullcontext():
-        for statement, params in statements:
-            connection.execute(statement, params)
-        transaction.commit()
+    # The write transaction: a few statements, then commit. (SQLite writers once took turns on a lock of the
+    # process first; with these few statements, leaving it to SQLite measured faster: BENCHMARKS.md.)
+    for statement, params in statements:
+        connection.execute(statement, params)
+    transaction.commit()
     return SavedNote(note_id, body, offer, created)
 
 
