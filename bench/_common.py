@@ -235,8 +235,9 @@ class SMTPServer:
 class ScratchDatabase:
     """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after."""
 
-    def __init__(self, url: str | None, prefix: str = "relbuild-bench-"):
+    def __init__(self, url: str | None, prefix: str = "relbuild-bench-", keep_files: bool = False):
         self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
+        self.keep_files = keep_files  # the folder (a SQLite database, logs) stays after leaving
         if url and url.startswith(("postgres://", "postgresql://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         self.url = url or f"sqlite:///{self.tmp / 'bench.db'}"
@@ -268,7 +269,8 @@ class ScratchDatabase:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
             admin.dispose()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not self.keep_files:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     @property
     def label(self) -> str:

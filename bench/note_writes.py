@@ -6,7 +6,8 @@ code doing the same essential work) on the same server under the same load; bare
 
 What it does:
 
-1. Makes a scratch SQLite database in a temporary folder and runs `flask --app app db upgrade`.
+1. Makes a scratch database (a SQLite file in a temporary folder or, with --database-url, a new
+   PostgreSQL database of that name, dropped afterwards) and runs `flask --app app db upgrade`.
 2. Creates the signed-in authors (one per client, one password hash shared by all so set-up is
    quick) and a pool of people to write about, each with a badge.
 3. Serves the app as `make run` does: gunicorn from the venv, `--workers 2 --threads 4`, on a free
@@ -22,7 +23,8 @@ What it does:
    and show the "saved" flash; without that, flashes would pile up in the cookie).
 6. Sends exactly the same requests (same cookies, CSRF tokens, sequence), with the same gunicorn
    settings and concurrency, to bench/floor_app.py on a copy of the database as it was before the
-   app's run (signed session -> session row -> user, CSRF check, badge lookup, note upsert, digest
+   app's run (the app's server is restarted after sign-in so nothing is connected while it is copied;
+   signed session -> session row -> user, CSRF check, badge lookup, note upsert, digest
    prompt on create, commit, 302), then to bench/bare_app.py (one route returning "ok").
    The app's throughput and p95 are reported as a ratio of the floor's.
 
@@ -35,6 +37,9 @@ Run it from the project folder:
     .venv/bin/python bench/note_writes.py            # 20 s per target after a 3 s warm-up
     .venv/bin/python bench/note_writes.py --quick    # a smoke run of a few seconds
     .venv/bin/python bench/note_writes.py --workers 4 --threads 4 --duration 30
+    .venv/bin/python bench/note_writes.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/relbuild_notes
+
+The budgets are for SQLite; on PostgreSQL the same figures are printed against a floor on PostgreSQL.
 
 Exit status: 1 when any request failed or the notes in the database do not match what the
 clients wrote; with --strict, also when a budget is missed.
@@ -47,17 +52,15 @@ import http.client
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Gunicorn, flask_cli, machine, machine_busy, percentile, seed_accounts,  # noqa: E402
-                     self_cpu)
+from _common import (Gunicorn, ScratchDatabase, flask_cli, machine, machine_busy, percentile,  # noqa: E402
+                     seed_accounts, self_cpu)
 
 P95_BUDGET_MS = 50.0
 RATIO_BUDGET = 0.5
@@ -91,12 +94,35 @@ def count_notes() -> int:
     return count
 
 
-def snapshot(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite database (the backup API, WAL included)."""
-    import sqlite3
+def snapshot(database: ScratchDatabase) -> str:
+    """A copy of the database as it is now, for the floor; its URL. (No server may be connected to it.)
 
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
+    SQLite: the backup API (WAL included). PostgreSQL: a database made from it as a template, dropped by
+    `drop_snapshot`.
+    """
+    if not database.url.startswith("postgresql"):
+        import sqlite3
+
+        with sqlite3.connect(database.tmp / "bench.db") as src, sqlite3.connect(database.tmp / "floor.db") as dst:
+            src.backup(dst)
+        return f"sqlite:///{database.tmp / 'floor.db'}"
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(database.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{database.name}_floor" TEMPLATE "{database.name}"'))
+    admin.dispose()
+    return database.url.rsplit("/", 1)[0] + f"/{database.name}_floor"
+
+
+def drop_snapshot(database: ScratchDatabase) -> None:
+    if database.url.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(database.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database.name}_floor" WITH (FORCE)'))
+        admin.dispose()
 
 
 class Browser:
@@ -310,53 +336,57 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor endpoint (not for budgets)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, gunicorn logs)")
+    parser.add_argument("--database-url", help="a PostgreSQL URL naming a database to create and drop (default: a "
+                        "SQLite file); the floor runs on a copy of it")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.warmup, args.people = 2.0, 1.0, 200
     args.duration = min(args.duration, 600.0)
 
-    tmp = Path(tempfile.mkdtemp(prefix="relbuild-bench-notes-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "SECRET_KEY": "bench-secret-key",
-           "BASE_URL": "http://127.0.0.1:5000", "FLASK_APP": "app"}
-    env.pop("REDIS_URL", None)
-    try:
-        print(f"machine: {machine()}")
-        print(f"gunicorn --workers {args.workers} --threads {args.threads}; {args.clients} clients; "
-              f"{args.duration:g} s per target after {args.warmup:g} s warm-up; database {tmp / 'bench.db'}")
-        flask_cli(env, "db", "upgrade")
-        emails, tokens = seed(env, args.clients, args.people)
-        loads = [os.getloadavg()[0]]
+    with ScratchDatabase(args.database_url, prefix="relbuild-bench-notes-", keep_files=args.keep) as database:
+        tmp = database.tmp
+        env = {**os.environ, "DATABASE_URL": database.url, "SECRET_KEY": "bench-secret-key",
+               "BASE_URL": "http://127.0.0.1:5000", "FLASK_APP": "app"}
+        env.pop("REDIS_URL", None)
+        try:
+            print(f"machine: {machine()}")
+            print(f"gunicorn --workers {args.workers} --threads {args.threads}; {args.clients} clients; "
+                  f"{args.duration:g} s per target after {args.warmup:g} s warm-up; {database.label}")
+            flask_cli(env, "db", "upgrade")
+            emails, tokens = seed(env, args.clients, args.people)
+            loads = [os.getloadavg()[0]]
 
-        with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-app.log") as server:
-            sessions = [Browser(server.port).sign_in(email) for email in emails]
+            with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-sign-in.log") as server:
+                sessions = [Browser(server.port).sign_in(email) for email in emails]
             step = max(1, len(tokens) // args.clients)
             clients = [Client(cookie, csrf, start=i * step) for i, (cookie, csrf) in enumerate(sessions)]
-            snapshot(tmp / "bench.db", tmp / "floor.db")  # the floor starts where the app starts, sessions included
-            app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302,
-                              args.reconnect_every)
-        expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
-        # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
-        notes_in_db = count_notes()
+            floor_url = snapshot(database)  # the floor starts where the app starts, sessions included
+            with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-app.log") as server:
+                app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302,
+                                  args.reconnect_every)
+            expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
+            # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
+            notes_in_db = count_notes()
 
-        loads.append(os.getloadavg()[0])
-        floor_run = None
-        if not args.no_floor:
-            floor_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
-            floor_env = {**env, "DATABASE_URL": f"sqlite:///{tmp / 'floor.db'}"}
-            with Gunicorn("floor_app:app", floor_env, args.workers, args.threads, tmp / "gunicorn-floor.log") as server:
-                floor_run = measure("floor", server, floor_clients, tokens, args.duration, args.warmup, 302,
-                                    args.reconnect_every)
             loads.append(os.getloadavg()[0])
-        bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
-        with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
-            bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200,
-                               args.reconnect_every)
-        loads.append(os.getloadavg()[0])
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+            floor_run = None
+            if not args.no_floor:
+                floor_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
+                floor_env = {**env, "DATABASE_URL": floor_url}
+                with Gunicorn("floor_app:app", floor_env, args.workers, args.threads,
+                              tmp / "gunicorn-floor.log") as server:
+                    floor_run = measure("floor", server, floor_clients, tokens, args.duration, args.warmup, 302,
+                                        args.reconnect_every)
+                loads.append(os.getloadavg()[0])
+            bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
+            with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
+                bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200,
+                                   args.reconnect_every)
+            loads.append(os.getloadavg()[0])
+        finally:
+            drop_snapshot(database)
+            if args.keep:
+                print(f"kept {tmp}")
 
     bare_ratio = app_run.rps / bare_run.rps if bare_run.rps else 0.0
     ratio = app_run.rps / floor_run.rps if floor_run and floor_run.rps else 0.0
