@@ -91,7 +91,16 @@ _BY_PAIR = sa.select(*_CURRENT).where(Note.author_id == sa.bindparam("author"),
                                       Note.subject_id == sa.bindparam("subject"))
 _INSERT_NOTE, _INSERT_WRITE, _INSERT_PROMPT = (sa.insert(Note.__table__), sa.insert(NoteWrite.__table__),
                                                sa.insert(Prompt.__table__))
-_UPDATE_NOTE = sa.update(Note.__table__).where(Note.id == sa.bindparam("note_id"))
+# Only while the note still holds the text the write read: otherwise another save came first, and the text it
+# wrote must go to history too (_Overtaken: read again, write again).
+_UPDATE_NOTE = sa.update(Note.__table__).where(Note.id == sa.bindparam("note_id"),
+                                               Note.body == sa.bindparam("was_body"),
+                                               Note.offer == sa.bindparam("was_offer"))
+ATTEMPTS = 8  # each try lost means another save about the same person landed in the meantime
+
+
+class _Overtaken(Exception):
+    """The note changed between the write's read and its UPDATE."""
 
 
 def save_note(author: User, subject: User, body: str, offer: str = "", met_at: datetime | None = None,
@@ -157,14 +166,17 @@ def write_note(author, subject_id: int, body: str, offer: str = "", *, met_at: d
     from_client = write_id is not None  # (an id the server makes cannot have been written before)
     write_id = write_id or new_uuid()
     transaction = connection if connection is not None else db.session
-    for _attempt in range(2):
+    overtaken = False
+    for _attempt in range(ATTEMPTS):
         try:
             return _write(transaction, author, subject_id, body, offer, met_at, write_id, current, replay, from_client)
-        except IntegrityError:
-            # A concurrent request (a retry of this very write, or another write about the same
-            # person) committed first; the second try sees it and becomes a replay or an edit.
+        except (IntegrityError, _Overtaken) as error:
+            # A concurrent request (a retry of this very write, or another write about the same person)
+            # committed first; the next try reads what it wrote and becomes a replay or an edit of it.
             transaction.rollback()
-            current = _UNREAD
+            current, overtaken = _UNREAD, isinstance(error, _Overtaken)
+    if overtaken:
+        raise RelbuildError("write_conflict", _("Someone saved this note at the same moment. Try again."), status=409)
     raise RelbuildError("write_conflict", _("This note id is already used for something else."), status=409)
 
 
@@ -193,7 +205,9 @@ def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: 
                 "previous_body": current.body if changed else None,
                 "previous_offer": current.offer if changed else None}))
         if changed:
-            statements.append((_UPDATE_NOTE, {"note_id": current.id, "body": body, "offer": offer, "updated_at": now}))
+            statements.append((_UPDATE_NOTE, {"note_id": current.id, "was_body": current.body,
+                                              "was_offer": current.offer, "body": body, "offer": offer,
+                                              "updated_at": now}))
             offer_open = bool(offer) and current.offer_done_at is None
             if offer_open and not current.has_check:
                 statements.append((_INSERT_PROMPT, offer_check_prompt(
@@ -220,7 +234,9 @@ def _write(transaction, author, subject_id: int, body: str, offer: str, met_at: 
     # The write transaction: a few statements, then commit. (SQLite writers once took turns on a lock of the
     # process first; with these few statements, leaving it to SQLite measured faster: BENCHMARKS.md.)
     for statement, params in statements:
-        connection.execute(statement, params)
+        done = connection.execute(statement, params)
+        if statement is _UPDATE_NOTE and done.rowcount == 0:
+            raise _Overtaken
     transaction.commit()
     return SavedNote(note_id, body, offer, created)
 
