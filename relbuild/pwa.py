@@ -75,7 +75,8 @@ def service_worker():
     shell = url_for("pwa.offline", lang=language)
     version = hashlib.sha256("|".join(assets + [shell, _shell_fingerprint()]).encode()).hexdigest()[:12]
     body = render_template("pwa/sw.js", version=version, assets=assets, shell=shell,
-                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"), catalog=catalog)
+                           outbox=static_url("js/outbox.js"), push=static_url("js/sw-push.js"), catalog=catalog,
+                           icon=static_url("icons/icon-192.png"))
     response = Response(body, mimetype="application/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

@@ -12,6 +12,10 @@ def test_service_worker_precaches_the_versioned_shell(client):
     version = re.search(r'const VERSION = "([0-9a-f]{12})"', body).group(1)
     assert f"/static/css/app.css?v={asset_version('css/app.css')}" in body
     assert '"/offline?lang=en"' in body and "caches.delete" in body  # the shell in the reader's language
+    # notifications show the icon at its versioned URL, which is cached for a year (not asked for again each time)
+    icon = re.search(r'self.RELBUILD_ICON = "([^"]+)"', body).group(1)
+    assert icon == f"/static/icons/icon-192.png?v={asset_version('icons/icon-192.png')}"
+    assert "immutable" in client.get(icon).headers["Cache-Control"]
     assert client.get("/sw.js").data.decode().count(version) == 1  # stable between requests
 
 

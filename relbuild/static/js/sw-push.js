@@ -3,7 +3,7 @@
    opening a page). */
 "use strict";
 (function () {
-  const ICON = "/static/icons/icon-192.png";
+  const ICON = self.RELBUILD_ICON || "/static/icons/icon-192.png";  // (set by /sw.js, with its version)
 
   self.addEventListener("push", (event) => {
     let data;

@@ -8,6 +8,7 @@ const ASSETS = {{ assets|tojson }};
 // The reader's language, for the messages outbox.js writes while no page is open.
 self.RELBUILD_LANGUAGE = {{ current_language()|tojson }};
 self.RELBUILD_CATALOG = {{ catalog|tojson }};
+self.RELBUILD_ICON = {{ icon|tojson }};  // versioned: cached for a year, and in the shell's cache
 importScripts({{ outbox|tojson }});
 importScripts({{ push|tojson }});  // notifications: js/sw-push.js
 
