@@ -233,7 +233,7 @@ class SMTPServer:
 
 
 class ScratchDatabase:
-    """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after."""
+    """A SQLite file in a temporary folder, or a PostgreSQL database created here and dropped after (copies too)."""
 
     def __init__(self, url: str | None, prefix: str = "relbuild-bench-", keep_files: bool = False):
         self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
@@ -241,40 +241,58 @@ class ScratchDatabase:
         if url and url.startswith(("postgres://", "postgresql://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         self.url = url or f"sqlite:///{self.tmp / 'bench.db'}"
-        self.created_pg = False
+        self.postgres = self.url.startswith("postgresql")
+        self.made: list[str] = []  # PostgreSQL databases to drop when leaving
+
+    def _admin(self, *statements: str) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        admin = sa.create_engine(make_url(self.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+        admin.dispose()
 
     def __enter__(self) -> "ScratchDatabase":
-        if self.url.startswith("postgresql"):
+        if self.postgres:
             import sqlalchemy as sa
             from sqlalchemy.engine import make_url
 
-            url = make_url(self.url)
-            self.name = url.database
-            admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name}):
-                    raise SystemExit(f"database {self.name!r} already exists: name a new one, the benchmark "
-                                     "creates it and drops it afterwards")
-                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-            admin.dispose()
-            self.admin_url = url.set(database="postgres")
-            self.created_pg = True
+            self.name = make_url(self.url).database
+            engine = sa.create_engine(make_url(self.url).set(database="postgres"))
+            with engine.connect() as conn:
+                exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name})
+            engine.dispose()
+            if exists:
+                raise SystemExit(f"database {self.name!r} already exists: name a new one, the benchmark "
+                                 "creates it and drops it afterwards")
+            self._admin(f'CREATE DATABASE "{self.name}"')
+            self.made.append(self.name)
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.created_pg:
-            import sqlalchemy as sa
+    def copy(self, suffix: str) -> str:
+        """A copy of the database as it is now; its URL. Nothing may be connected to it meanwhile (PostgreSQL)."""
+        if not self.postgres:
+            import sqlite3
 
-            admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            admin.dispose()
+            with sqlite3.connect(self.tmp / "bench.db") as src, sqlite3.connect(self.tmp / f"{suffix}.db") as dst:
+                src.backup(dst)  # the backup API: a consistent copy, WAL included
+            return f"sqlite:///{self.tmp / f'{suffix}.db'}"
+        name = f"{self.name}_{suffix}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        self.made.append(name)
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
+    def __exit__(self, *exc) -> None:
+        if self.made:
+            self._admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self.made)))
         if not self.keep_files:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     @property
     def label(self) -> str:
-        return "PostgreSQL" if self.url.startswith("postgresql") else "SQLite"
+        return "PostgreSQL" if self.postgres else "SQLite"
 
 
 def seed_accounts(env: dict, accounts: list[dict], password: str) -> list[tuple[str, str]]:

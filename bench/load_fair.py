@@ -179,7 +179,7 @@ def main() -> int:
         flask_cli(env, "db", "upgrade")
         attendees = seed(env, args.users)
         with Gunicorn("note_wsgi:app", env, args.workers, args.threads, scratch.tmp / "gunicorn-app.log") as server:
-            app = fair("app", server, attendees, args, scratch.tmp, scratch.name if scratch.created_pg else None)
+            app = fair("app", server, attendees, args, scratch.tmp, scratch.name if scratch.postgres else None)
         notes = check_notes(app, attendees)
         with Gunicorn("bare_app:app", env, args.workers, args.threads, scratch.tmp / "gunicorn-bare.log") as server:
             bare = fair("bare", server, attendees, args, scratch.tmp, None)

@@ -105,7 +105,7 @@ def main() -> int:
             profile.enable()
             form_writes(client, 10 ** 6, args.writes)
             profile.disable()
-            pstats.Stats(profile).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "40")))
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -94,37 +94,6 @@ def count_notes() -> int:
     return count
 
 
-def snapshot(database: ScratchDatabase) -> str:
-    """A copy of the database as it is now, for the floor; its URL. (No server may be connected to it.)
-
-    SQLite: the backup API (WAL included). PostgreSQL: a database made from it as a template, dropped by
-    `drop_snapshot`.
-    """
-    if not database.url.startswith("postgresql"):
-        import sqlite3
-
-        with sqlite3.connect(database.tmp / "bench.db") as src, sqlite3.connect(database.tmp / "floor.db") as dst:
-            src.backup(dst)
-        return f"sqlite:///{database.tmp / 'floor.db'}"
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(database.admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database.name}_floor" TEMPLATE "{database.name}"'))
-    admin.dispose()
-    return database.url.rsplit("/", 1)[0] + f"/{database.name}_floor"
-
-
-def drop_snapshot(database: ScratchDatabase) -> None:
-    if database.url.startswith("postgresql"):
-        import sqlalchemy as sa
-
-        admin = sa.create_engine(database.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database.name}_floor" WITH (FORCE)'))
-        admin.dispose()
-
-
 class Browser:
     """Just enough of a browser to sign in: one keep-alive connection and the session cookie."""
 
@@ -348,45 +317,42 @@ def main() -> int:
         env = {**os.environ, "DATABASE_URL": database.url, "SECRET_KEY": "bench-secret-key",
                "BASE_URL": "http://127.0.0.1:5000", "FLASK_APP": "app"}
         env.pop("REDIS_URL", None)
-        try:
-            print(f"machine: {machine()}")
-            print(f"gunicorn --workers {args.workers} --threads {args.threads}; {args.clients} clients; "
-                  f"{args.duration:g} s per target after {args.warmup:g} s warm-up; {database.label}")
-            flask_cli(env, "db", "upgrade")
-            emails, tokens = seed(env, args.clients, args.people)
-            loads = [os.getloadavg()[0]]
+        print(f"machine: {machine()}")
+        print(f"gunicorn --workers {args.workers} --threads {args.threads}; {args.clients} clients; "
+              f"{args.duration:g} s per target after {args.warmup:g} s warm-up; {database.label}")
+        flask_cli(env, "db", "upgrade")
+        emails, tokens = seed(env, args.clients, args.people)
+        loads = [os.getloadavg()[0]]
 
-            with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-sign-in.log") as server:
-                sessions = [Browser(server.port).sign_in(email) for email in emails]
-            step = max(1, len(tokens) // args.clients)
-            clients = [Client(cookie, csrf, start=i * step) for i, (cookie, csrf) in enumerate(sessions)]
-            floor_url = snapshot(database)  # the floor starts where the app starts, sessions included
-            with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-app.log") as server:
-                app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302,
-                                  args.reconnect_every)
-            expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
-            # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
-            notes_in_db = count_notes()
+        with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-sign-in.log") as server:
+            sessions = [Browser(server.port).sign_in(email) for email in emails]
+        step = max(1, len(tokens) // args.clients)
+        clients = [Client(cookie, csrf, start=i * step) for i, (cookie, csrf) in enumerate(sessions)]
+        floor_url = database.copy("floor")  # the floor starts where the app starts, sessions included
+        with Gunicorn("note_wsgi:app", env, args.workers, args.threads, tmp / "gunicorn-app.log") as server:
+            app_run = measure("note POST /c/<token>", server, clients, tokens, args.duration, args.warmup, 302,
+                              args.reconnect_every)
+        expected_notes = len({(i, s) for i, c in enumerate(clients) for s in c.seen})
+        # Every visit the clients made (warm-up included) saved a note, so the database holds one per pair.
+        notes_in_db = count_notes()
 
+        loads.append(os.getloadavg()[0])
+        floor_run = None
+        if not args.no_floor:
+            floor_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
+            floor_env = {**env, "DATABASE_URL": floor_url}
+            with Gunicorn("floor_app:app", floor_env, args.workers, args.threads,
+                          tmp / "gunicorn-floor.log") as server:
+                floor_run = measure("floor", server, floor_clients, tokens, args.duration, args.warmup, 302,
+                                    args.reconnect_every)
             loads.append(os.getloadavg()[0])
-            floor_run = None
-            if not args.no_floor:
-                floor_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
-                floor_env = {**env, "DATABASE_URL": floor_url}
-                with Gunicorn("floor_app:app", floor_env, args.workers, args.threads,
-                              tmp / "gunicorn-floor.log") as server:
-                    floor_run = measure("floor", server, floor_clients, tokens, args.duration, args.warmup, 302,
-                                        args.reconnect_every)
-                loads.append(os.getloadavg()[0])
-            bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
-            with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
-                bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200,
-                                   args.reconnect_every)
-            loads.append(os.getloadavg()[0])
-        finally:
-            drop_snapshot(database)
-            if args.keep:
-                print(f"kept {tmp}")
+        bare_clients = [Client(c.cookie, c.csrf, start=c.start) for c in clients]
+        with Gunicorn("bare_app:app", env, args.workers, args.threads, tmp / "gunicorn-bare.log") as server:
+            bare_run = measure("bare Flask", server, bare_clients, tokens, args.duration, args.warmup, 200,
+                               args.reconnect_every)
+        loads.append(os.getloadavg()[0])
+        if args.keep:
+            print(f"kept {tmp}")
 
     bare_ratio = app_run.rps / bare_run.rps if bare_run.rps else 0.0
     ratio = app_run.rps / floor_run.rps if floor_run and floor_run.rps else 0.0

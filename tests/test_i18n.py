@@ -252,7 +252,7 @@ def test_no_sentence_in_the_python_code_escapes_translation():
                 continue
             call = parent if isinstance(parent, ast.Call) else None
             # pybabel extracts `words._("…")` as it does `_("…")`: it reads the name before the parenthesis.
-            called = getattr(call.func, "id", None) or getattr(call.func, "attr", "") if call is not None else ""
+            called = (getattr(call.func, "id", None) or getattr(call.func, "attr", "")) if call is not None else ""
             if called in ("_", "_l", "gettext", "ngettext", "lazy_gettext", "lazy_ngettext"):
                 continue
             loose.append(f"{name}:{node.lineno}: {node.value[:60]!r}")
